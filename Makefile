@@ -1,0 +1,43 @@
+# `make run` serves the app, `make test` runs every test. Both set everything up from a clean clone:
+# a virtual environment in .venv with the pinned packages, and the bundled models in data/models.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test models lint bench chromium clean
+
+run: models
+	$(PY) -m ingest add --if-empty docs
+	$(PY) -m streamlit run app.py
+
+test: $(VENV)/.dev models chromium
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+models: $(VENV)/.runtime
+	$(PY) -m rag provision
+
+bench: models
+	$(PY) -m eval bench
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The browser test drives Debian's chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

