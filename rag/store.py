@@ -1,0 +1,240 @@
+"""The vector store: chunks and a document catalog, both in Chroma (embedded folder or a Chroma server).
+
+Two collections per store:
+- `<name>-chunks`: one record per chunk (text, vector, source, page, heading, the document's sha256);
+- `<name>-docs`: one record per document (source, sha256, pages, chunks, size, time); its vector is the
+  mean of its chunks' vectors. This record is the commit point of an ingestion.
+
+Replacing a document writes the new chunks, then the catalog record, then deletes the old chunks. Search only
+returns chunks whose sha256 matches the catalog, so a crash between those steps never shows a half-written
+or mixed document: leftovers stay invisible and are removed by the next ingestion of that source.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.client import SharedSystemClient
+from chromadb.config import Settings as ChromaSettings
+
+from rag.settings import Settings
+
+MAX_BATCH = 5000  # Chroma rejects batches over 5,461 records
+OVERFETCH = 10  # extra hits asked for, to make up for stale chunks filtered out after a crash
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    source: str
+    index: int
+    page: int | None = None
+    heading: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str
+    sha256: str
+    pages: int | None
+    chunks: int
+    size: int
+    ingested_at: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # cosine similarity, -1..1
+
+
+class StoreMismatchError(RuntimeError):
+    """The store was built with another embedder than the settings name."""
+
+
+def chroma_client(settings: Settings, fresh: bool = False) -> ClientAPI:
+    """An embedded client on `data_dir/chroma`, or an HTTP client when `chroma_url` is set. Telemetry off.
+
+    Chroma shares one embedded instance per folder within a process; `fresh` starts a new one, which is how
+    a process sees what another process (e.g. `python -m ingest`) wrote to the folder since it opened it.
+    """
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        secure = url.scheme == "https"
+        port = url.port or (443 if secure else 80)
+        return chromadb.HttpClient(host=url.hostname or "localhost", port=port, ssl=secure, settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        SharedSystemClient.clear_system_cache()  # Store objects already open keep their own instance
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def document_key(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:32]
+
+
+def chunk_id(source: str, sha256: str, index: int) -> str:
+    return f"{document_key(source)}-{sha256[:16]}-{index:06d}"
+
+
+def _chunk_metadata(chunk: Chunk, sha256: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"source": chunk.source, "index": chunk.index, "sha256": sha256}
+    if chunk.page is not None:
+        metadata["page"] = chunk.page
+    if chunk.heading:
+        metadata["heading"] = chunk.heading
+    return metadata
+
+
+def _chunk_from(text: str, metadata: dict[str, Any]) -> Chunk:
+    page = metadata.get("page")
+    return Chunk(
+        text=text,
+        source=str(metadata["source"]),
+        index=int(metadata["index"]),
+        page=int(page) if page is not None else None,
+        heading=metadata.get("heading"),
+    )
+
+
+def _document_from(metadata: dict[str, Any]) -> Document:
+    pages = metadata.get("pages")
+    return Document(
+        source=str(metadata["source"]),
+        sha256=str(metadata["sha256"]),
+        pages=int(pages) if pages is not None else None,
+        chunks=int(metadata["chunks"]),
+        size=int(metadata["size"]),
+        ingested_at=str(metadata["ingested_at"]),
+    )
+
+
+class Store:
+    """Chunks and documents of one knowledge base. Vectors must all come from one embedder (see `bind`)."""
+
+    def __init__(self, client: ClientAPI, name: str) -> None:
+        # No embedding function: vectors are always passed in, so Chroma never downloads its ONNX model.
+        options: dict[str, Any] = {"embedding_function": None, "configuration": {"hnsw": {"space": "cosine"}}}
+        self.chunks = client.get_or_create_collection(f"{name}-chunks", **options)
+        self.docs = client.get_or_create_collection(f"{name}-docs", **options)
+        self._catalog_seen = self.catalog_version()
+
+    @classmethod
+    def open(cls, settings: Settings, fresh: bool = False) -> "Store":
+        return cls(chroma_client(settings, fresh), settings.collection)
+
+    def catalog_version(self) -> str:
+        """A fingerprint of which documents, in which versions, the store holds."""
+        records = self.docs.get(include=["metadatas"])
+        versions = sorted(f"{m['source']}\x00{m['sha256']}" for m in records["metadatas"] or [])
+        return hashlib.sha256("\n".join(versions).encode("utf-8")).hexdigest()
+
+    def changed_elsewhere(self) -> bool:
+        """True when another process changed the documents since this store was opened (or last wrote)."""
+        return self.catalog_version() != self._catalog_seen
+
+    def bind(self, embedder_name: str, dimension: int) -> None:
+        """Record the embedder in a new store, or refuse one whose vectors came from another embedder."""
+        found = self.chunks.metadata or {}
+        if "embedder" not in found:
+            self.chunks.modify(metadata={"embedder": embedder_name, "dimension": dimension})
+        elif found.get("embedder") != embedder_name or found.get("dimension") != dimension:
+            raise StoreMismatchError(
+                f"This store was built with embedder '{found.get('embedder')}' ({found.get('dimension')} dims), "
+                f"but the settings use '{embedder_name}' ({dimension} dims). Set RAG_EMBEDDING_MODEL back, "
+                "or use a new RAG_DATA_DIR (or RAG_COLLECTION) and ingest the documents again."
+            )
+
+    # Catalog ---------------------------------------------------------------------------------------------
+
+    def documents(self) -> list[Document]:
+        records = self.docs.get(include=["metadatas"])
+        found = [_document_from(dict(m)) for m in records["metadatas"] or []]
+        return sorted(found, key=lambda d: d.source)
+
+    def document(self, source: str) -> Document | None:
+        records = self.docs.get(ids=[document_key(source)], include=["metadatas"])
+        metadatas = records["metadatas"] or []
+        return _document_from(dict(metadatas[0])) if metadatas else None
+
+    def is_empty(self) -> bool:
+        return self.docs.count() == 0
+
+    # Writes ----------------------------------------------------------------------------------------------
+
+    def put_documents(self, documents: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+        """Add or replace documents with their chunks; each becomes visible whole (see the module docstring)."""
+        if not documents:
+            return
+        for document, chunks, vectors in documents:
+            if not chunks or len(chunks) != len(vectors) or document.chunks != len(chunks):
+                raise ValueError(f"{document.source}: {len(chunks)} chunks, {len(vectors)} vectors")
+        records = [(d.source, d.sha256, c) for d, chunks, _ in documents for c in chunks]
+        all_vectors = np.concatenate([vectors for _, _, vectors in documents])
+        for start in range(0, len(records), MAX_BATCH):
+            batch = records[start : start + MAX_BATCH]
+            self.chunks.upsert(
+                ids=[chunk_id(source, sha256, chunk.index) for source, sha256, chunk in batch],
+                embeddings=all_vectors[start : start + MAX_BATCH],
+                documents=[chunk.text for _, _, chunk in batch],
+                metadatas=[_chunk_metadata(chunk, sha256) for _, sha256, chunk in batch],  # type: ignore[misc]
+            )
+        centroids = np.stack([vectors.mean(axis=0) for _, _, vectors in documents])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        self.docs.upsert(  # the commit point
+            ids=[document_key(d.source) for d, _, _ in documents],
+            embeddings=centroids,
+            metadatas=[{k: v for k, v in asdict(d).items() if v is not None} for d, _, _ in documents],
+        )
+        for document, _, _ in documents:
+            self.chunks.delete(where={"$and": [{"source": document.source}, {"sha256": {"$ne": document.sha256}}]})
+        self._catalog_seen = self.catalog_version()
+
+    def delete_document(self, source: str) -> bool:
+        """Remove a document and all its chunks. False when there was no such document."""
+        existed = self.document(source) is not None
+        self.docs.delete(ids=[document_key(source)])  # first: its chunks become invisible at once
+        self.chunks.delete(where={"source": source})
+        self._catalog_seen = self.catalog_version()
+        return existed
+
+    # Search ----------------------------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The k chunks nearest to a unit vector, best first, from committed documents only."""
+        available = self.chunks.count()
+        if available == 0:
+            return []
+        result = self.chunks.query(
+            query_embeddings=vector[None, :],
+            n_results=min(k + OVERFETCH, available),
+            include=["documents", "metadatas", "distances"],
+        )
+        texts = (result["documents"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        committed = self._committed_versions({str(m["source"]) for m in metadatas})
+        hits = [
+            Hit(_chunk_from(text, dict(meta)), 1.0 - float(distance))
+            for text, meta, distance in zip(texts, metadatas, distances, strict=True)
+            if committed.get(str(meta["source"])) == meta["sha256"]
+        ]
+        return hits[:k]
+
+    def _committed_versions(self, sources: set[str]) -> dict[str, str]:
+        if not sources:
+            return {}
+        records = self.docs.get(ids=[document_key(s) for s in sources], include=["metadatas"])
+        return {str(m["source"]): str(m["sha256"]) for m in records["metadatas"] or []}
