@@ -1,0 +1,1 @@
+"""Ingestion: files -> clean text -> token-sized chunks -> embeddings in the store."""

@@ -1,0 +1,66 @@
+"""Sections -> chunks sized in embedder tokens, cut at sentence or paragraph boundaries where possible."""
+
+from semantic_text_splitter import MarkdownSplitter, TextSplitter
+from tokenizers import Tokenizer
+
+from ingest.loaders import LoadedFile
+from rag.store import Chunk
+
+
+class Chunker:
+    """Splits each section on its own, so a chunk never spans two PDF pages or two Markdown headings.
+
+    semantic-text-splitter first cuts a section into small units (a sentence or a few short ones; a long
+    sentence is cut at words), at the most meaningful boundary that fits; the units are then packed into chunks
+    of at most `size` tokens, and trailing units of up to `overlap` tokens are repeated at the start of the next.
+    Packing matters: the splitter alone leaves a heading line as a chunk of its own when the paragraph under it
+    does not fit beside it. Lengths are counted with the embedder's own tokenizer, so no chunk is longer than
+    what the embedder reads.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, size: int, overlap: int) -> None:
+        self.tokenizer = tokenizer
+        self.size = size
+        self.overlap = overlap
+        unit = max(overlap, size // 4, 1)  # small enough to overlap by whole units, big enough for most sentences
+        self.text_units = TextSplitter.from_huggingface_tokenizer(tokenizer, unit, trim=True)
+        self.markdown_units = MarkdownSplitter.from_huggingface_tokenizer(tokenizer, unit, trim=True)
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def split(self, loaded: LoadedFile, source: str) -> list[Chunk]:
+        splitter = self.markdown_units if loaded.markdown else self.text_units
+        chunks: list[Chunk] = []
+        for section in loaded.sections:
+            for text in self.pack(section.text, splitter):
+                chunks.append(Chunk(text, source, len(chunks), section.page, section.heading))
+        return chunks
+
+    def pack(self, text: str, splitter: TextSplitter | MarkdownSplitter) -> list[str]:
+        units = [(start, start + len(unit), self.count(unit)) for start, unit in splitter.chunk_indices(text)]
+        chunks: list[str] = []
+        first = 0
+        while first < len(units):
+            last, total = first, 0  # units[first:last] form the chunk
+            while last < len(units) and total + units[last][2] <= self.size:
+                total += units[last][2]
+                last += 1
+            last = max(last, first + 1)
+            piece = text[units[first][0] : units[last - 1][1]]
+            while last - first > 1 and self.count(piece) > self.size:  # joins can add a token or two
+                last -= 1
+                piece = text[units[first][0] : units[last - 1][1]]
+            chunks.append(piece)
+            if last == len(units):
+                break
+            first = self._overlap_start(units, first, last)
+        return chunks
+
+    def _overlap_start(self, units: list[tuple[int, int, int]], first: int, last: int) -> int:
+        """Where the next chunk starts: back over whole units worth at most `overlap` tokens, always forward."""
+        start, shared = last, 0
+        while start - 1 > first and shared + units[start - 1][2] <= self.overlap:
+            start -= 1
+            shared += units[start][2]
+        return start

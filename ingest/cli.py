@@ -1,0 +1,133 @@
+"""`python -m ingest`: add, list and delete documents in the store of RAG_DATA_DIR."""
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.index import IngestResult
+from ingest.loaders import LoadError, is_supported
+from rag.settings import Settings
+
+app = typer.Typer(help="Manage the documents in the store.", no_args_is_help=True, add_completion=False)
+err_console = Console(stderr=True)
+
+
+@dataclass
+class Batch:
+    """Files named on the command line, resolved to (path, source name)."""
+
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+
+def collect(paths: list[Path]) -> Batch:
+    """A file keeps its own name as source; files in a folder are named by their path inside the folder."""
+    batch = Batch()
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path)):
+                if is_supported(found):
+                    batch.files.append((found, found.relative_to(path).as_posix()))
+                else:
+                    batch.skipped += 1
+        elif path.is_file():
+            batch.files.append((path, path.name))
+        else:
+            batch.problems.append(f"{path}: no such file or folder")
+    return batch
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def summary(results: list[IngestResult], failed: int, skipped: int, seconds: float) -> str:
+    counts = {status: sum(r.status == status for r in results) for status in ("added", "updated", "unchanged")}
+    changed = [r for r in results if r.status != "unchanged"]
+    pages = sum(r.pages or 0 for r in changed)
+    chunks = sum(r.chunks for r in changed)
+    parts = [f"{n} {status}" for status, n in counts.items() if n] + ([f"{failed} failed"] if failed else [])
+    parts += [f"{skipped} unsupported skipped"] if skipped else []
+    files = len(results) + failed
+    return (
+        f"Ingested {files} file{'s' * (files != 1)} ({', '.join(parts) or 'nothing to do'}): "
+        f"{pages} pages, {chunks} chunks in {seconds:.1f} s"
+    )
+
+
+@app.command()
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when the store has documents.")] = False,
+) -> None:
+    """Ingest PDF, Markdown and text files. Unchanged files are skipped; changed files replace their chunks."""
+    from ingest.index import Indexer
+    from rag.models import quiet_model_loading
+
+    started = time.perf_counter()
+    settings = Settings()
+    batch = collect(paths)
+    quiet_model_loading()
+    indexer = Indexer.from_settings(settings)
+    if if_empty and not indexer.store.is_empty():
+        typer.echo(f"The store in {settings.data_dir} already has documents: nothing to do (--if-empty).")
+        return
+    results: list[IngestResult] = []
+    problems = list(batch.problems)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+        files = progress.add_task("files", total=len(batch.files))
+        chunks = progress.add_task("embedding chunks", total=None)
+        on_progress = lambda done, total: progress.update(chunks, completed=done, total=total)  # noqa: E731
+        for source, outcome in indexer.ingest_files(batch.files, on_progress):
+            if isinstance(outcome, LoadError):
+                problems.append(f"{source}: {outcome}")
+            else:
+                results.append(outcome)
+            progress.advance(files)
+    for problem in problems:
+        err_console.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
+    typer.echo(summary(results, len(problems), batch.skipped, time.perf_counter() - started))
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_documents(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the documents in the store."""
+    from rag.store import Store
+
+    documents = Store.open(Settings()).documents()
+    if as_json:
+        rows = [{"source": d.source, "chunks": d.chunks, "pages": d.pages, "sha256": d.sha256} for d in documents]
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not documents:
+        typer.echo("The store is empty. Add documents with: python -m ingest add PATH")
+        return
+    table = Table("source", "pages", "chunks", "size", "ingested (UTC)", "sha256")
+    for d in documents:
+        pages = "" if d.pages is None else str(d.pages)
+        table.add_row(d.source, pages, str(d.chunks), f"{d.size / 1024:.0f} KiB", d.ingested_at, d.sha256[:12])
+    Console().print(table)
+
+
+@app.command()
+def delete(source: Annotated[str, typer.Argument(help="The document's source name, as `list` shows it.")]) -> None:
+    """Remove a document and all its chunks from the store."""
+    from rag.store import Store
+
+    if not Store.open(Settings()).delete_document(source):
+        typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Deleted {source}")

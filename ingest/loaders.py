@@ -1,0 +1,128 @@
+"""Files -> cleaned text sections (a PDF page, a Markdown heading section, a text file), or a one-line reason."""
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from ingest.clean import clean_pdf_pages, clean_text
+
+_AGAIN = "ingest it again"
+OCR_HINT = "run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result"
+
+
+class LoadError(Exception):
+    """A file that cannot be ingested; the message is one line that says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str
+    page: int | None = None  # 1-based physical page of a PDF
+    heading: str | None = None  # heading path, e.g. "Install > From source"
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    sections: list[Section]
+    pages: int | None  # page count of a PDF, None for formats without pages
+    markdown: bool = False
+
+
+def load_pdf(path: Path) -> LoadedFile:
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):  # an empty user password opens "no-copy" PDFs
+            raise LoadError(f"is encrypted with a password: remove it (e.g. `qpdf --decrypt`) and {_AGAIN}")
+        raw_pages = [page.extract_text() or "" for page in reader.pages]
+    except LoadError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as err:
+        raise LoadError(f"is not a readable PDF ({type(err).__name__}: {_first_line(err)})") from err
+    if not raw_pages:
+        raise LoadError("is a PDF with no pages")
+    pages = clean_pdf_pages(raw_pages)
+    if not any(pages):
+        raise LoadError(f"has no text layer (a scanned PDF?): {OCR_HINT}")
+    sections = [Section(text, page=number) for number, text in enumerate(pages, start=1) if text]
+    return LoadedFile(sections, pages=len(raw_pages))
+
+
+def markdown_sections(text: str) -> list[Section]:
+    """Split Markdown at its headings; each section keeps its heading path and its own heading line."""
+    lines = text.split("\n")
+    tokens = MarkdownIt("commonmark").parse(text)
+    starts: list[tuple[int, int, str]] = []  # (first line, level, title)
+    for opening, inline in itertools.pairwise(tokens):
+        if opening.type == "heading_open" and opening.map:
+            starts.append((opening.map[0], int(opening.tag[1]), inline.content.strip()))
+    sections: list[Section] = []
+    if not starts or starts[0][0] > 0:
+        preamble = "\n".join(lines[: starts[0][0] if starts else len(lines)]).strip()
+        if preamble:
+            sections.append(Section(preamble))
+    path: list[tuple[int, str]] = []
+    for number, (first, level, title) in enumerate(starts):
+        path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
+        end = starts[number + 1][0] if number + 1 < len(starts) else len(lines)
+        body = "\n".join(lines[first:end]).strip()
+        if body:
+            sections.append(Section(body, heading=" > ".join(t for _, t in path)))
+    return sections
+
+
+def read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise LoadError("looks like a binary file, not text: check the file type")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LoadError(f"is not UTF-8 text (byte {err.start}): convert it to UTF-8 and {_AGAIN}") from err
+
+
+def load_markdown(path: Path) -> LoadedFile:
+    return LoadedFile(markdown_sections(clean_text(read_text(path))), pages=None, markdown=True)
+
+
+def load_text(path: Path) -> LoadedFile:
+    text = clean_text(read_text(path))
+    return LoadedFile([Section(text)] if text else [], pages=None)
+
+
+LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
+    ".pdf": load_pdf,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".txt": load_text,
+    ".text": load_text,
+}
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS
+
+
+def load(path: Path) -> LoadedFile:
+    """Load and clean one file. Raises LoadError with a one-line reason for anything it cannot use."""
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        supported = ", ".join(sorted(LOADERS))
+        raise LoadError(f"has an unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
+    if not path.is_file():
+        raise LoadError("is not a readable file")
+    if path.stat().st_size == 0:
+        raise LoadError("is empty (0 bytes)")
+    loaded = loader(path)
+    if not any(section.text.strip() for section in loaded.sections):
+        raise LoadError("contains no text")
+    return loaded
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else "no details"

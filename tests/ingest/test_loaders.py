@@ -1,0 +1,73 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import LoadError, load, markdown_sections
+from tests.helpers import HANDBOOK_SECTIONS, write_scanned_pdf, write_text_pdf
+
+
+def test_pdf_sections_carry_one_based_physical_pages(handbook_pdf: Path) -> None:
+    loaded = load(handbook_pdf)
+    assert loaded.pages == 6
+    assert [s.page for s in loaded.sections] == [2, 3, 4, 5, 6]  # page 1 is only title and contents
+    for section, (title, fact, _) in zip(loaded.sections, HANDBOOK_SECTIONS, strict=True):
+        assert section.text.startswith(title)
+        assert fact in section.text
+
+
+def test_pdf_cleaning_removes_headers_footers_and_joins_hyphenation(handbook_pdf: Path) -> None:
+    text = "\n".join(s.text for s in load(handbook_pdf).sections)
+    assert "ACME Employee Handbook" not in text
+    assert "Page 3 of 6" not in text
+    assert "collects information from staff" in text
+
+
+def test_markdown_sections_keep_heading_paths() -> None:
+    text = "Intro line.\n\n# Guide\nWelcome.\n\n## Install\nRun it.\n\n```\n# not a heading\n```\n\n# FAQ\nAsk."
+    sections = markdown_sections(text)
+    assert [(s.heading, s.text.splitlines()[0]) for s in sections] == [
+        (None, "Intro line."),
+        ("Guide", "# Guide"),
+        ("Guide > Install", "## Install"),
+        ("FAQ", "# FAQ"),
+    ]
+    assert "# not a heading" in sections[2].text
+
+
+def test_text_file_is_one_section(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("\ufeffFirst line.\n\n\n\nSecond line.\n", encoding="utf-8")
+    loaded = load(path)
+    assert [s.text for s in loaded.sections] == ["First line.\n\nSecond line."]
+    assert loaded.pages is None
+
+
+def test_pdf_with_empty_user_password_is_read(tmp_path: Path) -> None:
+    path = write_text_pdf(tmp_path / "protected.pdf", ["Copying is restricted, reading is not."], user_password="")
+    assert "reading is not" in load(path).sections[0].text
+
+
+BAD_FILES = [
+    ("empty.pdf", lambda p: p.write_bytes(b""), "is empty"),
+    ("empty.md", lambda p: p.write_bytes(b""), "is empty"),
+    ("blank.txt", lambda p: p.write_text("   \n\n  "), "contains no text"),
+    ("corrupt.pdf", lambda p: p.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8), "not a readable PDF"),
+    ("not-a-pdf.pdf", lambda p: p.write_text("just some words"), "not a readable PDF"),
+    ("locked.pdf", lambda p: write_text_pdf(p, ["Secret plans."], user_password="s3cret"), "encrypted with a password"),
+    ("scan.pdf", lambda p: write_scanned_pdf(p), "no text layer"),
+    ("latin1.txt", lambda p: p.write_bytes("caf\xe9 cr\xe8me".encode("latin-1")), "not UTF-8"),
+    ("binary.txt", lambda p: p.write_bytes(b"\x7fELF\x00\x00\x01binary"), "binary file"),
+    ("report.docx", lambda p: p.write_bytes(b"PK\x03\x04"), "unsupported file type '.docx'"),
+    ("README", lambda p: p.write_text("no extension"), "unsupported file type '(none)'"),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "reason"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_files_get_a_one_line_reason(tmp_path: Path, name: str, make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(LoadError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert reason in message
+    assert "\n" not in message
