@@ -1,0 +1,121 @@
+"""Question -> retrieve -> abstain or pack a grounded prompt -> streamed answer with its sources."""
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rag.embedder import Embedder, SentenceTransformerEmbedder
+from rag.generator import Generator, TransformersGenerator
+from rag.prompt import pack_context
+from rag.retrieve import DenseRetriever
+from rag.settings import ABSTAIN_ANSWER, Settings
+from rag.store import Hit, Store
+
+
+@dataclass(frozen=True)
+class Source:
+    """One context passage given to the model; the fields of the `sources` contract in DESIGN.md."""
+
+    source: str
+    page: int | None
+    score: float
+    text: str
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> "Source":
+        return cls(hit.chunk.source, hit.chunk.page, round(hit.score, 4), hit.chunk.text)
+
+
+class Answer:
+    """An answer being streamed. Iterate `stream()` once (or call `result()`), then read `text`."""
+
+    def __init__(
+        self, question: str, sources: list[Source], pieces: Iterable[str], abstained: bool, started: float
+    ) -> None:
+        self.question = question
+        self.sources = sources
+        self.abstained = abstained
+        self.text = ""
+        self.first_token_s: float | None = None  # seconds from the question to the first streamed piece
+        self._pieces = pieces
+        self._started = started  # time.perf_counter() when the question arrived
+
+    def stream(self) -> Iterator[str]:
+        for piece in self._pieces:
+            if self.first_token_s is None:
+                self.first_token_s = time.perf_counter() - self._started
+            self.text += piece
+            yield piece
+        self.text = self.text.strip()
+        if self.text.startswith(ABSTAIN_ANSWER.rstrip(".")):  # the model abstained on its own
+            self.abstained = True
+
+    @property
+    def new_tokens(self) -> int:
+        """Tokens the model generated so far (0 when it was not called)."""
+        return int(getattr(self._pieces, "new_tokens", 0))
+
+    def result(self) -> dict[str, Any]:
+        """The JSON object of `python -m rag ask --json` (contract in DESIGN.md)."""
+        for _ in self.stream():
+            pass
+        return {"answer": self.text, "abstained": self.abstained, "sources": [asdict(s) for s in self.sources]}
+
+
+class RagPipeline:
+    """Ties retriever, prompt packing and generator together. Holds loaded models; build it once."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, generator: Generator) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.generator = generator
+        self.retriever = DenseRetriever(store, embedder)
+
+    def refresh_store(self) -> None:
+        """Reopen the store when another process (e.g. `python -m ingest`) changed it, so answers see the
+        new documents: an embedded Chroma instance does not pick up another process's vector index writes."""
+        if self.store.changed_elsewhere():
+            self.store = Store.open(self.settings, fresh=True)
+            self.store.bind(self.embedder.name, self.embedder.dimension)
+            self.retriever = DenseRetriever(self.store, self.embedder)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RagPipeline":
+        embedder = SentenceTransformerEmbedder.from_settings(settings)
+        store = Store.open(settings)
+        store.bind(embedder.name, embedder.dimension)
+        return cls(settings, store, embedder, TransformersGenerator.from_settings(settings))
+
+    def prompt_budget(self, max_new_tokens: int) -> int:
+        window = min(self.settings.context_tokens, self.generator.context_window)
+        return window - max_new_tokens
+
+    def answer(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_new_tokens: int | None = None,
+    ) -> Answer:
+        """Retrieve and start answering; arguments left out come from the settings."""
+        started = time.perf_counter()
+        self.refresh_store()
+        s = self.settings
+        max_new_tokens = max_new_tokens or s.max_new_tokens
+        hits = self.retriever.retrieve(question, top_k or s.top_k)
+        relevant = [hit for hit in hits if hit.score >= s.relevance_threshold]  # off-topic passages only confuse
+        if not relevant:  # nothing relevant: abstain without calling the model
+            return Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started)
+        count = self.generator.count_tokens
+        messages, used = pack_context(question, relevant, count, self.prompt_budget(max_new_tokens))
+        stream = self.generator.stream(
+            messages,
+            max_new_tokens=max_new_tokens,
+            temperature=s.temperature if temperature is None else temperature,
+            top_p=top_p or s.top_p,
+        )
+        return Answer(question, [Source.from_hit(h) for h in used], stream, abstained=False, started=started)

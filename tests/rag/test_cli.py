@@ -1,0 +1,45 @@
+"""`python -m rag ask --json` (contract in DESIGN.md), run as a real subprocess with the bundled model."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rag.settings import ABSTAIN_ANSWER
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ask(env: dict[str, str], question: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "rag", "ask", question, "--json"]
+    return subprocess.run(command, cwd=REPO, env=os.environ | env, capture_output=True, text=True, timeout=300)
+
+
+def test_ask_json_matches_the_contract(handbook_env: dict[str, str]) -> None:
+    result = ask(handbook_env, "How much does a monthly parking permit cost?")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"answer", "abstained", "sources"}
+    assert isinstance(answer["answer"], str) and "40" in answer["answer"]
+    assert answer["abstained"] is False
+    assert 1 <= len(answer["sources"]) <= 5
+    for source in answer["sources"]:
+        assert set(source) == {"source", "page", "score", "text"}
+        assert source["source"] == "handbook.pdf"
+        assert isinstance(source["page"], int) and 1 <= source["page"] <= 6
+        assert isinstance(source["score"], float) and isinstance(source["text"], str)
+    assert answer["sources"][0]["page"] == 3
+
+
+def test_ask_json_abstains_out_of_corpus(handbook_env: dict[str, str]) -> None:
+    result = ask(handbook_env, "Who won the 2018 FIFA World Cup?")
+    assert json.loads(result.stdout) == {"answer": ABSTAIN_ANSWER, "abstained": True, "sources": []}
+
+
+def test_missing_model_exits_with_the_command_to_fix_it(tmp_path: Path) -> None:
+    env = {"RAG_DATA_DIR": str(tmp_path), "RAG_MODELS_DIR": str(tmp_path / "no-models")}
+    result = ask(env, "Anything?")
+    assert result.returncode == 2
+    assert "python -m rag provision" in result.stderr
+    assert result.stdout == ""

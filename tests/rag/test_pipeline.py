@@ -1,0 +1,113 @@
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.index import Indexer
+from rag.embedder import SentenceTransformerEmbedder
+from rag.generator import Messages, TokenStream, TransformersGenerator
+from rag.pipeline import Answer, RagPipeline
+from rag.settings import ABSTAIN_ANSWER, Settings
+from rag.store import Store
+from tests.helpers import OUT_OF_CORPUS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class CountingGenerator:
+    """The real generator, with a count of how often it was asked to generate."""
+
+    def __init__(self, real: TransformersGenerator) -> None:
+        self.real = real
+        self.name = real.name
+        self.context_window = real.context_window
+        self.calls = 0
+
+    def count_tokens(self, messages: Messages) -> int:
+        return self.real.count_tokens(messages)
+
+    def stream(self, messages: Messages, **kwargs: float) -> TokenStream:
+        self.calls += 1
+        return self.real.stream(messages, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def pipeline(
+    handbook_settings: Settings, embedder: SentenceTransformerEmbedder, generator: TransformersGenerator
+) -> RagPipeline:
+    store = Store.open(handbook_settings)
+    return RagPipeline(handbook_settings, store, embedder, CountingGenerator(generator))  # type: ignore[arg-type]
+
+
+def test_the_bundled_model_answers_an_easy_question_from_its_context(pipeline: RagPipeline) -> None:
+    answer = pipeline.answer("How much does a monthly parking permit cost?")
+    pieces = list(answer.stream())
+    assert len(pieces) > 1  # streamed
+    assert "40" in answer.text
+    assert not answer.abstained
+    assert answer.sources[0].source == "handbook.pdf" and answer.sources[0].page == 3
+    assert "40 euros" in answer.sources[0].text
+    assert answer.first_token_s is not None and answer.new_tokens > 0
+
+
+def test_passages_under_the_threshold_are_not_given_to_the_model(pipeline: RagPipeline) -> None:
+    threshold = pipeline.settings.relevance_threshold
+    retrieved = pipeline.retriever.retrieve("When does the staff cafeteria close?", 5)
+    assert any(hit.score < threshold for hit in retrieved)  # the handbook has off-topic pages too
+    answer = pipeline.answer("When does the staff cafeteria close?", max_new_tokens=4)
+    assert answer.sources and all(source.score >= threshold for source in answer.sources)
+    assert len(answer.sources) < len(retrieved)
+
+
+def test_out_of_corpus_questions_abstain_without_calling_the_model(pipeline: RagPipeline) -> None:
+    for question in OUT_OF_CORPUS:
+        result = pipeline.answer(question).result()
+        assert result == {"answer": ABSTAIN_ANSWER, "abstained": True, "sources": []}
+    assert pipeline.generator.calls == 0  # type: ignore[attr-defined]
+
+
+def test_sources_are_exactly_the_passages_that_fit_the_prompt(
+    handbook_settings: Settings, embedder: SentenceTransformerEmbedder, generator: TransformersGenerator
+) -> None:
+    update = {"context_tokens": 600, "max_new_tokens": 200, "relevance_threshold": -1.0}
+    tight = handbook_settings.model_copy(update=update)
+    pipeline = RagPipeline(tight, Store.open(tight), embedder, generator)
+    answer = pipeline.answer("When does the staff cafeteria close?", top_k=8, max_new_tokens=8)
+    result = answer.result()
+    assert 1 <= len(result["sources"]) < 8  # 8 passages were retrieved; fewer fit in 400 prompt tokens
+    assert [set(s) for s in result["sources"]] == [{"source", "page", "score", "text"}] * len(result["sources"])
+    scores = [s["score"] for s in result["sources"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_an_answer_that_abstains_on_its_own_is_flagged() -> None:
+    def pieces() -> Iterator[str]:
+        yield from ["I don't know ", "based on the provided documents."]
+
+    answer = Answer("q", [], pieces(), abstained=False, started=0.0)
+    assert answer.result()["abstained"] is True
+    assert Answer("q", [], iter(["It costs 40 euros."]), abstained=False, started=0.0).result()["abstained"] is False
+
+
+def test_documents_ingested_by_another_process_are_answered_without_a_restart(
+    tmp_path: Path,
+    settings: Settings,
+    embedder: SentenceTransformerEmbedder,
+    generator: TransformersGenerator,
+    handbook_pdf: Path,
+) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Plants\n\nWater the office plants every Friday afternoon.\n")
+    Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap).ingest(notes, "notes.md")
+    pipeline = RagPipeline(settings, Store.open(settings), embedder, generator)
+    assert pipeline.answer("How much does a monthly parking permit cost?").result()["abstained"] is True
+
+    env = os.environ | {"RAG_DATA_DIR": str(settings.data_dir), "RAG_MODELS_DIR": str(settings.models_path)}
+    command = [sys.executable, "-m", "ingest", "add", str(handbook_pdf)]
+    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+
+    result = pipeline.answer("How much does a monthly parking permit cost?", max_new_tokens=16).result()
+    assert result["sources"][0]["source"] == "handbook.pdf" and result["sources"][0]["page"] == 3
