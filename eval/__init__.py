@@ -1,0 +1,1 @@
+"""Measurements: speed and memory benchmarks, retrieval checks on question sets."""

@@ -1,0 +1,139 @@
+"""Speed and memory of the pipeline, each measured side by side with the bare library call it wraps.
+
+- ingestion: chunks/s of `Indexer.ingest` (load, clean, chunk, embed, store) vs bare `SentenceTransformer.encode`
+  of the same chunk texts;
+- generation: tokens/s of `RagPipeline.answer` (retrieve, pack, stream) vs bare `model.generate` on the same
+  prompt, forced to the same number of new tokens;
+- first token: seconds from the question to the first streamed piece, with a 5-passage prompt;
+- peak RSS of this process, which holds everything the app holds.
+"""
+
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ingest.index import Indexer
+from ingest.loaders import is_supported
+from rag.pipeline import RagPipeline
+from rag.prompt import pack_context
+from rag.settings import Settings
+
+TARGETS = {"generation_ratio": 0.9, "ingestion_ratio": 0.8, "first_token_s": 2.0, "peak_rss_mb": 1536}
+
+
+def corpus_files(corpus: list[Path], copies: int) -> list[tuple[Path, str]]:
+    """The corpus files, each named `copy<i>/<name>` `copies` times, to give the timing enough chunks."""
+    files = sorted(f for root in corpus for f in ([root] if root.is_file() else root.rglob("*")) if is_supported(f))
+    return [(f, f"copy{i}/{f.name}") for i in range(copies) for f in files]
+
+
+def bench_ingestion(pipeline: RagPipeline, settings: Settings, files: list[tuple[Path, str]]) -> dict[str, Any]:
+    indexer = Indexer(pipeline.store, pipeline.embedder, settings.chunk_size, settings.chunk_overlap)
+    model = pipeline.embedder.model  # type: ignore[attr-defined]
+    model.encode(["warm up"] * 8)
+    started = time.perf_counter()
+    chunks = sum(outcome.chunks for _, outcome in indexer.ingest_files(files))  # type: ignore[union-attr]
+    pipeline_s = time.perf_counter() - started
+    texts = pipeline.store.chunks.get(include=["documents"])["documents"] or []
+    started = time.perf_counter()
+    model.encode(texts, batch_size=pipeline.embedder.batch_size, normalize_embeddings=True)  # type: ignore[attr-defined]
+    bare_s = time.perf_counter() - started
+    return {
+        "chunks": chunks,
+        "pipeline_chunks_s": round(chunks / pipeline_s, 2),
+        "bare_encode_chunks_s": round(len(texts) / bare_s, 2),
+        "ratio": round(bare_s / pipeline_s, 3),
+    }
+
+
+def bench_generation(pipeline: RagPipeline, question: str, max_new_tokens: int, rounds: int) -> dict[str, Any]:
+    generator = pipeline.generator
+    model, tokenizer = generator.model, generator.tokenizer  # type: ignore[attr-defined]
+    hits = pipeline.retriever.retrieve(question, 5)
+    budget = pipeline.prompt_budget(max_new_tokens)
+    messages, used = pack_context(question, hits, generator.count_tokens, budget)
+    inputs = generator.encode(messages)  # type: ignore[attr-defined]
+    model.generate(**inputs, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)  # warm up
+    pipeline_rates, bare_rates, first_tokens, new_tokens = [], [], [], 0
+    for round_number in range(rounds):
+        # Alternate which one goes first, so warm-up or frequency drift favours neither.
+        order = ("pipeline", "bare") if round_number % 2 == 0 else ("bare", "pipeline")
+        for which in order:
+            if which == "pipeline":  # round 0 runs it first, so the bare run knows how many tokens to make
+                started = time.perf_counter()
+                answer = pipeline.answer(question, top_k=5, max_new_tokens=max_new_tokens, temperature=0.0)
+                for _ in answer.stream():
+                    pass
+                elapsed = time.perf_counter() - started
+                new_tokens = answer.new_tokens
+                pipeline_rates.append(new_tokens / elapsed)
+                first_tokens.append(answer.first_token_s or elapsed)
+            else:
+                bare_rates.append(_bare_rate(model, inputs, new_tokens, tokenizer.pad_token_id))
+    pipeline_tok_s, bare_tok_s = statistics.median(pipeline_rates), statistics.median(bare_rates)
+    return {
+        "question": question,
+        "context_passages": len(used),
+        "prompt_tokens": int(inputs["input_ids"].shape[1]),
+        "new_tokens": new_tokens,
+        "pipeline_tok_s": round(pipeline_tok_s, 2),
+        "bare_generate_tok_s": round(bare_tok_s, 2),
+        "ratio": round(pipeline_tok_s / bare_tok_s, 3),
+        "first_token_s_p50": round(statistics.median(first_tokens), 3),
+        "first_token_s_max": round(max(first_tokens), 3),
+        "answer": answer.text,
+    }
+
+
+def _bare_rate(model: Any, inputs: dict[str, Any], new_tokens: int, pad_token_id: int) -> float:
+    """Tokens/s of plain `generate` on the same prompt, forced to the pipeline's number of new tokens."""
+    started = time.perf_counter()
+    with torch.inference_mode():
+        model.generate(
+            **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, pad_token_id=pad_token_id
+        )
+    return new_tokens / (time.perf_counter() - started)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_bench(
+    settings: Settings, corpus: list[Path], question: str, copies: int, max_new_tokens: int, rounds: int
+) -> dict[str, Any]:
+    """Everything in a temporary store, so the user's store is never touched."""
+    workdir = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        # Threshold off: every timed prompt holds all 5 passages, the same in the pipeline and the bare run.
+        update = {"data_dir": workdir, "models_dir": settings.models_path, "relevance_threshold": -1.0}
+        bench_settings = settings.model_copy(update=update)
+        pipeline = RagPipeline.from_settings(bench_settings)
+        ingestion = bench_ingestion(pipeline, bench_settings, corpus_files(corpus, copies))
+        generation = bench_generation(pipeline, question, max_new_tokens, rounds)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    rss = round(peak_rss_mb(), 1)
+    checks = {
+        "generation_ratio": generation["ratio"] >= TARGETS["generation_ratio"],
+        "ingestion_ratio": ingestion["ratio"] >= TARGETS["ingestion_ratio"],
+        "first_token_s": generation["first_token_s_p50"] < TARGETS["first_token_s"],
+        "peak_rss_mb": rss < TARGETS["peak_rss_mb"],
+    }
+    return {
+        "device": str(pipeline.generator.model.device),  # type: ignore[attr-defined]
+        "torch_threads": torch.get_num_threads(),
+        "generator": pipeline.generator.name,
+        "embedder": pipeline.embedder.name,
+        "ingestion": ingestion,
+        "generation": generation,
+        "peak_rss_mb": rss,
+        "targets": TARGETS,
+        "meets_targets": checks,
+    }

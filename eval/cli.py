@@ -1,0 +1,78 @@
+"""`python -m eval`: measurements of the product (benchmarks now; answer and retrieval quality later)."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.settings import Settings
+
+app = typer.Typer(help="Measure the product.", no_args_is_help=True, add_completion=False)
+
+DEFAULT_QUESTION = "How do I add my own documents, and which file types are supported?"
+
+
+@app.callback()
+def main() -> None:
+    """Measure the product."""
+
+
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    corpus: Annotated[list[Path] | None, typer.Option(help="Files or folders to ingest (default: docs/).")] = None,
+    copies: Annotated[int, typer.Option(min=1, help="Times the corpus is ingested (under new names).")] = 3,
+    question: Annotated[str, typer.Option(help="Question for the generation timing.")] = DEFAULT_QUESTION,
+    max_new_tokens: Annotated[int, typer.Option(min=8)] = 128,
+    rounds: Annotated[int, typer.Option(min=1, help="Generation rounds; medians are reported.")] = 3,
+) -> None:
+    """Pipeline vs bare library speed (ingestion, generation), first-token latency and peak RSS."""
+    from eval.bench import run_bench
+    from rag.models import quiet_model_loading
+
+    quiet_model_loading()
+    corpus = corpus or [Path("docs")]
+    report = run_bench(Settings(), corpus, question, copies, max_new_tokens, rounds)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    ing, gen = report["ingestion"], report["generation"]
+    typer.echo(f"device {report['device']}, {report['torch_threads']} threads")
+    typer.echo(
+        f"ingestion   {ing['pipeline_chunks_s']:8.1f} chunks/s  vs bare encode {ing['bare_encode_chunks_s']:8.1f}"
+        f"  ratio {ing['ratio']:.2f} ({ing['chunks']} chunks)"
+    )
+    typer.echo(
+        f"generation  {gen['pipeline_tok_s']:8.1f} tok/s     vs bare generate {gen['bare_generate_tok_s']:6.1f}"
+        f"  ratio {gen['ratio']:.2f} ({gen['new_tokens']} tokens)"
+    )
+    typer.echo(f"first token {gen['first_token_s_p50']:.3f} s (median; {gen['context_passages']} passages)")
+    typer.echo(f"peak RSS    {report['peak_rss_mb']:.0f} MB")
+    typer.echo(f"meets targets: {report['meets_targets']}")
+
+
+@app.command()
+def questions(
+    question_set: Annotated[Path, typer.Argument(help="JSONL: {question, pages: [int], source?} per line.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Page hit rate and abstention rate of a question set against the store of RAG_DATA_DIR."""
+    from eval.questions import check_questions, load_questions
+    from rag.models import quiet_model_loading
+
+    quiet_model_loading()
+    report = check_questions(Settings(), load_questions(question_set))
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for row in report["questions"]:
+        if row["expected_pages"] and not row["page_hit"]:
+            typer.echo(f"miss: {row['question']} expected {row['expected_pages']}, got {row['sources']}")
+        if not row["expected_pages"] and not row["abstained"]:
+            typer.echo(f"answered out of corpus: {row['question']} (best score {row['best_score']})")
+    typer.echo(
+        f"{report['answerable']} answerable: page among sources {report['page_hit_rate']}, "
+        f"abstained {report['false_abstention_rate']}; {report['unanswerable']} unanswerable: abstained "
+        f"{report['abstention_rate']} (top-k {report['top_k']}, threshold {report['relevance_threshold']})"
+    )

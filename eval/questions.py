@@ -1,0 +1,77 @@
+"""Retrieval check on a question set against the current store: do questions about a fact get the page it is
+on among their sources, and do questions the documents cannot answer abstain?
+
+A question set is JSONL, one object per line:
+    {"question": "Why is R named R?", "source": "R-FAQ.pdf", "pages": [14]}   answerable, on page 14
+    {"question": "What is the capital of Peru?", "pages": []}                 not in the documents
+`source` is optional (any document counts then). The check runs retrieval exactly as the pipeline does
+(top-k, then the relevance threshold), without the generator, so it takes seconds.
+"""
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.embedder import SentenceTransformerEmbedder
+from rag.retrieve import DenseRetriever
+from rag.settings import Settings
+from rag.store import Store
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    pages: list[int] = field(default_factory=list)  # empty: the documents do not answer it
+    source: str | None = None
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(str(row["question"]), [int(p) for p in row.get("pages", [])], row.get("source")))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}:{number}: expected {{'question': str, 'pages': [int]}}: {err}") from err
+    return questions
+
+
+def check_questions(settings: Settings, questions: list[Question]) -> dict[str, Any]:
+    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    store = Store.open(settings)
+    store.bind(embedder.name, embedder.dimension)
+    retriever = DenseRetriever(store, embedder)
+    rows = []
+    for q in questions:
+        hits = retriever.retrieve(q.question, settings.top_k)
+        sources = [h for h in hits if h.score >= settings.relevance_threshold]  # what the pipeline would cite
+        found = [(h.chunk.source, h.chunk.page) for h in sources]
+        hit = any(p in q.pages and (q.source is None or s == q.source) for s, p in found)
+        best = round(hits[0].score, 4) if hits else None
+        rows.append({"question": q.question, "expected_pages": q.pages, "sources": found, "best_score": best,
+                     "abstained": not sources, "page_hit": hit})  # fmt: skip
+    answerable = [r for r in rows if r["expected_pages"]]
+    unanswerable = [r for r in rows if not r["expected_pages"]]
+
+    def rate(part: list[dict[str, Any]], key: str) -> float | None:
+        return round(sum(r[key] for r in part) / len(part), 3) if part else None
+
+    def median_best(part: list[dict[str, Any]]) -> float | None:
+        scores = [r["best_score"] for r in part if r["best_score"] is not None]
+        return round(statistics.median(scores), 3) if scores else None
+
+    return {
+        "top_k": settings.top_k,
+        "relevance_threshold": settings.relevance_threshold,
+        "answerable": len(answerable),
+        "page_hit_rate": rate(answerable, "page_hit"),
+        "false_abstention_rate": rate(answerable, "abstained"),
+        "unanswerable": len(unanswerable),
+        "abstention_rate": rate(unanswerable, "abstained"),
+        "median_best_score": {"answerable": median_best(answerable), "unanswerable": median_best(unanswerable)},
+        "questions": rows,
+    }
