@@ -111,8 +111,9 @@ def run_bench(
     """Everything in a temporary store, so the user's store is never touched."""
     workdir = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
-        # Threshold off: every timed prompt holds all 5 passages, the same in the pipeline and the bare run.
-        update = {"data_dir": workdir, "models_dir": settings.models_path, "relevance_threshold": -1.0}
+        # Relevance filters off: every timed prompt holds all 5 passages, in the pipeline and in the bare run.
+        update = {"relevance_threshold": -1.0, "relevance_margin": 2.0}
+        update |= {"data_dir": workdir, "models_dir": settings.models_path}
         bench_settings = settings.model_copy(update=update)
         pipeline = RagPipeline.from_settings(bench_settings)
         ingestion = bench_ingestion(pipeline, bench_settings, corpus_files(corpus, copies))

@@ -5,7 +5,7 @@ A question set is JSONL, one object per line:
     {"question": "Why is R named R?", "source": "R-FAQ.pdf", "pages": [14]}   answerable, on page 14
     {"question": "What is the capital of Peru?", "pages": []}                 not in the documents
 `source` is optional (any document counts then). The check runs retrieval exactly as the pipeline does
-(top-k, then the relevance threshold), without the generator, so it takes seconds.
+(top-k, then the relevance threshold and margin), without the generator, so it takes seconds.
 """
 
 import json
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieve import DenseRetriever
+from rag.retrieve import DenseRetriever, relevant_passages
 from rag.settings import Settings
 from rag.store import Store
 
@@ -48,7 +48,7 @@ def check_questions(settings: Settings, questions: list[Question]) -> dict[str, 
     rows = []
     for q in questions:
         hits = retriever.retrieve(q.question, settings.top_k)
-        sources = [h for h in hits if h.score >= settings.relevance_threshold]  # what the pipeline would cite
+        sources = relevant_passages(hits, settings.relevance_threshold, settings.relevance_margin)  # as cited
         found = [(h.chunk.source, h.chunk.page) for h in sources]
         hit = any(p in q.pages and (q.source is None or s == q.source) for s, p in found)
         best = round(hits[0].score, 4) if hits else None

@@ -16,7 +16,6 @@ from ingest.loaders import LoadError, is_supported
 from rag.settings import Settings
 
 app = typer.Typer(help="Manage the documents in the store.", no_args_is_help=True, add_completion=False)
-err_console = Console(stderr=True)
 
 
 @dataclass
@@ -82,6 +81,7 @@ def add(
         return
     results: list[IngestResult] = []
     problems = list(batch.problems)
+    err_console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         files = progress.add_task("files", total=len(batch.files))

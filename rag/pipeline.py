@@ -8,7 +8,7 @@ from typing import Any
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.generator import Generator, TransformersGenerator
 from rag.prompt import pack_context
-from rag.retrieve import DenseRetriever
+from rag.retrieve import DenseRetriever, relevant_passages
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Hit, Store
 
@@ -107,7 +107,7 @@ class RagPipeline:
         s = self.settings
         max_new_tokens = max_new_tokens or s.max_new_tokens
         hits = self.retriever.retrieve(question, top_k or s.top_k)
-        relevant = [hit for hit in hits if hit.score >= s.relevance_threshold]  # off-topic passages only confuse
+        relevant = relevant_passages(hits, s.relevance_threshold, s.relevance_margin)
         if not relevant:  # nothing relevant: abstain without calling the model
             return Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started)
         count = self.generator.count_tokens

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     top_k: int = Field(5, ge=1, le=50)
     relevance_threshold: float = Field(0.35, ge=-1.0, le=1.0, description="Best cosine similarity below this abstains.")
+    relevance_margin: float = Field(
+        0.15, ge=0.0, le=2.0, description="Passages scoring more than this below the best one are left out."
+    )
     context_tokens: int = Field(2048, ge=256, description="Most tokens of prompt plus answer given to the generator.")
     max_new_tokens: int = Field(256, ge=1, le=4096)
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")

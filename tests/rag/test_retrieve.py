@@ -1,7 +1,7 @@
 from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieve import DenseRetriever
+from rag.retrieve import DenseRetriever, relevant_passages
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import Chunk, Hit, Store
 from tests.helpers import HANDBOOK_FACTS, OUT_OF_CORPUS
 
 
@@ -32,3 +32,11 @@ def test_out_of_corpus_questions_score_below_the_threshold(
 
 def test_blank_question_retrieves_nothing(handbook_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
     assert retriever(handbook_settings, embedder).retrieve("   ", 5) == []
+
+
+def test_relevant_passages_abstain_below_the_threshold_and_cut_at_the_margin() -> None:
+    hits = [Hit(Chunk(f"t{n}", "a.md", n), score) for n, score in enumerate([0.62, 0.55, 0.47, 0.30])]
+    assert relevant_passages(hits, threshold=0.35, margin=0.15) == hits[:3]
+    assert relevant_passages(hits, threshold=0.35, margin=0.0) == hits[:1]
+    assert relevant_passages(hits, threshold=0.7, margin=0.15) == []
+    assert relevant_passages([], threshold=0.35, margin=0.15) == []
