@@ -3,6 +3,7 @@
 Run with `make run` (or `streamlit run app.py`). All retrieval and model logic lives in `rag/`.
 """
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -43,7 +44,8 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
             "max_new_tokens": st.slider("Max answer tokens", 16, 1024, settings.max_new_tokens, 16),
         }
         documents = len(pipeline.store.documents())
-        st.caption(f"{documents} document{'s' * (documents != 1)} · generator `{pipeline.generator.name}`")
+        model = Path(pipeline.generator.name).name
+        st.caption(f"{documents} document{'s' * (documents != 1)} · model `{model}`")
         if st.button("Clear conversation"):
             st.session_state.messages = []
     return options
