@@ -50,6 +50,7 @@ class Answer:
         self.text = self.text.strip()
         if self.text.startswith(ABSTAIN_ANSWER.rstrip(".")):  # the model abstained on its own
             self.abstained = True
+            self.text = ABSTAIN_ANSWER  # the contract's exact text, whatever the model added after it
 
     @property
     def new_tokens(self) -> int:
