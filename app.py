@@ -77,7 +77,6 @@ def main() -> None:
     except ModelNotFoundError as err:
         st.error(str(err))
         st.stop()
-    pipeline.refresh_store()  # documents added from the command line since the app started
     st.session_state.setdefault("messages", [])
     options = sidebar_options(pipeline)
     empty = pipeline.store.is_empty()

@@ -121,7 +121,6 @@ class TransformersGenerator:
 
     def __init__(self, model: str, device: str = "cpu", quantization: str = "none", dtype: str = "auto") -> None:
         self.name = model
-        self.device = device
         self.quantization = quantization_config(quantization, device)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
