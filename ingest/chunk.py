@@ -33,22 +33,25 @@ class Chunker:
         splitter = self.markdown_units if loaded.markdown else self.text_units
         chunks: list[Chunk] = []
         for section in loaded.sections:
-            for text in self.pack(section.text, splitter):
+            # The heading path is embedded with each chunk (Chunk.search_text), so it takes part of the budget.
+            heading = self.count(f"{section.heading}\n") if section.heading else 0
+            for text in self.pack(section.text, splitter, max(self.size - heading, self.size // 2)):
                 chunks.append(Chunk(text, source, len(chunks), section.page, section.heading))
         return chunks
 
-    def pack(self, text: str, splitter: TextSplitter | MarkdownSplitter) -> list[str]:
+    def pack(self, text: str, splitter: TextSplitter | MarkdownSplitter, size: int | None = None) -> list[str]:
+        size = size or self.size
         units = [(start, start + len(unit), self.count(unit)) for start, unit in splitter.chunk_indices(text)]
         chunks: list[str] = []
         first = 0
         while first < len(units):
             last, total = first, 0  # units[first:last] form the chunk
-            while last < len(units) and total + units[last][2] <= self.size:
+            while last < len(units) and total + units[last][2] <= size:
                 total += units[last][2]
                 last += 1
             last = max(last, first + 1)
             piece = text[units[first][0] : units[last - 1][1]]
-            while last - first > 1 and self.count(piece) > self.size:  # joins can add a token or two
+            while last - first > 1 and self.count(piece) > size:  # joins can add a token or two
                 last -= 1
                 piece = text[units[first][0] : units[last - 1][1]]
             chunks.append(piece)

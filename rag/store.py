@@ -11,6 +11,7 @@ or mixed document: leftovers stay invisible and are removed by the next ingestio
 """
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +38,12 @@ class Chunk:
     page: int | None = None
     heading: str | None = None
 
+    @property
+    def search_text(self) -> str:
+        """What is embedded and keyword-indexed: the heading path gives a passage its context
+        ("Install > From source"), while readers are shown `text` alone."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
+
 
 @dataclass(frozen=True)
 class Document:
@@ -51,7 +58,8 @@ class Document:
 @dataclass(frozen=True)
 class Hit:
     chunk: Chunk
-    score: float  # cosine similarity, -1..1
+    score: float  # cosine similarity of question and chunk, -1..1, whatever retrieved it
+    id: str = ""  # the chunk's record id in the store
 
 
 class StoreMismatchError(RuntimeError):
@@ -127,9 +135,10 @@ class Store:
     def __init__(self, client: ClientAPI, name: str) -> None:
         # No embedding function: vectors are always passed in, so Chroma never downloads its ONNX model.
         options: dict[str, Any] = {"embedding_function": None, "configuration": {"hnsw": {"space": "cosine"}}}
+        self.client = client
         self.chunks = client.get_or_create_collection(f"{name}-chunks", **options)
         self.docs = client.get_or_create_collection(f"{name}-docs", **options)
-        self._catalog_seen = self.catalog_version()
+        self._generation_seen = self.generation()
 
     @classmethod
     def open(cls, settings: Settings, fresh: bool = False) -> "Store":
@@ -141,9 +150,18 @@ class Store:
         versions = sorted(f"{m['source']}\x00{m['sha256']}" for m in records["metadatas"] or [])
         return hashlib.sha256("\n".join(versions).encode("utf-8")).hexdigest()
 
+    def generation(self) -> str:
+        """A marker that changes with every write of the catalog: a cheap "did anything change?" check."""
+        metadata = self.client.get_collection(self.docs.name).metadata or {}
+        return str(metadata.get("generation", ""))
+
+    def _bump_generation(self) -> None:
+        self.docs.modify(metadata={"generation": uuid.uuid4().hex})
+        self._generation_seen = self.generation()
+
     def changed_elsewhere(self) -> bool:
         """True when another process changed the documents since this store was opened (or last wrote)."""
-        return self.catalog_version() != self._catalog_seen
+        return self.generation() != self._generation_seen
 
     def bind(self, embedder_name: str, dimension: int) -> None:
         """Record the embedder in a new store, or refuse one whose vectors came from another embedder."""
@@ -198,16 +216,16 @@ class Store:
             embeddings=centroids,
             metadatas=[{k: v for k, v in asdict(d).items() if v is not None} for d, _, _ in documents],
         )
+        self._bump_generation()
         for document, _, _ in documents:
             self.chunks.delete(where={"$and": [{"source": document.source}, {"sha256": {"$ne": document.sha256}}]})
-        self._catalog_seen = self.catalog_version()
 
     def delete_document(self, source: str) -> bool:
         """Remove a document and all its chunks. False when there was no such document."""
         existed = self.document(source) is not None
         self.docs.delete(ids=[document_key(source)])  # first: its chunks become invisible at once
+        self._bump_generation()
         self.chunks.delete(where={"source": source})
-        self._catalog_seen = self.catalog_version()
         return existed
 
     # Search ----------------------------------------------------------------------------------------------
@@ -226,12 +244,44 @@ class Store:
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
         committed = self._committed_versions({str(m["source"]) for m in metadatas})
+        ids = (result["ids"] or [[]])[0]
         hits = [
-            Hit(_chunk_from(text, dict(meta)), 1.0 - float(distance))
-            for text, meta, distance in zip(texts, metadatas, distances, strict=True)
+            Hit(_chunk_from(text, dict(meta)), 1.0 - float(distance), id_)
+            for id_, text, meta, distance in zip(ids, texts, metadatas, distances, strict=True)
             if committed.get(str(meta["source"])) == meta["sha256"]
         ]
         return hits[:k]
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
+        """The chunks (with their vectors) of these ids that belong to committed documents."""
+        if not ids:
+            return {}
+        records = self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        metadatas = records["metadatas"] or []
+        committed = self._committed_versions({str(m["source"]) for m in metadatas})
+        found: dict[str, tuple[Chunk, np.ndarray]] = {}
+        for id_, text, meta, vector in zip(
+            records["ids"], records["documents"] or [], metadatas, records["embeddings"], strict=True
+        ):
+            if committed.get(str(meta["source"])) == meta["sha256"]:
+                found[id_] = (_chunk_from(text, dict(meta)), np.asarray(vector, dtype=np.float32))
+        return found
+
+    def committed_chunk_texts(self, page_size: int = MAX_BATCH) -> tuple[list[str], list[str]]:
+        """Ids and search texts of every chunk of a committed document (what a keyword index is built from)."""
+        committed = {d.source: d.sha256 for d in self.documents()}
+        ids: list[str] = []
+        texts: list[str] = []
+        offset = 0
+        while True:
+            page = self.chunks.get(include=["documents", "metadatas"], limit=page_size, offset=offset)
+            for id_, text, meta in zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True):
+                if committed.get(str(meta["source"])) == meta["sha256"]:
+                    ids.append(id_)
+                    texts.append(_chunk_from(text, dict(meta)).search_text)
+            if len(page["ids"]) < page_size:
+                return ids, texts
+            offset += page_size
 
     def _committed_versions(self, sources: set[str]) -> dict[str, str]:
         if not sources:

@@ -63,3 +63,13 @@ def test_chunks_are_verbatim_slices_of_non_ascii_text(embedder: SentenceTransfor
     chunks = Chunker(embedder.tokenizer(), 40, 10).split(LoadedFile([Section(text)], pages=None), "u.txt")
     assert len(chunks) > 3
     assert all(c.text in text for c in chunks)
+
+
+def test_embedded_text_with_its_heading_path_fits_the_size(embedder: SentenceTransformerEmbedder) -> None:
+    heading = "Operations manual > Backups and restores > Restoring a single table from last night's dump"
+    chunks = Chunker(embedder.tokenizer(), 64, 8).split(
+        LoadedFile([Section(SENTENCE * 12, heading=heading)], pages=None), "ops.md"
+    )
+    assert len(chunks) > 2
+    assert all(c.search_text == f"{heading}\n{c.text}" for c in chunks)
+    assert max(tokens(embedder, c.search_text) for c in chunks) <= 64
