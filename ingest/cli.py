@@ -124,10 +124,15 @@ def list_documents(
 
 @app.command()
 def delete(source: Annotated[str, typer.Argument(help="The document's source name, as `list` shows it.")]) -> None:
-    """Remove a document and all its chunks from the store."""
+    """Remove a document and all its chunks from the store and the keyword index."""
+    from rag.keyword import KeywordIndex
     from rag.store import Store
 
-    if not Store.open(Settings()).delete_document(source):
+    settings = Settings()
+    store = Store.open(settings)
+    existed = store.delete_document(source)
+    KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b).sync(store)
+    if not existed:
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"Deleted {source}")

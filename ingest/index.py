@@ -13,8 +13,9 @@ from typing import Literal
 import numpy as np
 
 from ingest.chunk import Chunker
-from ingest.loaders import LoadError, load
+from ingest.loaders import LoadedFile, LoadError, load
 from rag.embedder import Embedder, SentenceTransformerEmbedder
+from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import Chunk, Document, Store, file_sha256
 
@@ -43,7 +44,14 @@ class PreparedFile:
 class Indexer:
     """Puts files into a store. A file that fails to load writes nothing (LoadError)."""
 
-    def __init__(self, store: Store, embedder: Embedder, chunk_size: int, chunk_overlap: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        chunk_size: int,
+        chunk_overlap: int,
+        keywords: KeywordIndex | None = None,
+    ) -> None:
         if chunk_size > embedder.max_tokens:
             raise ValueError(
                 f"RAG_CHUNK_SIZE={chunk_size} is longer than the embedder reads ({embedder.max_tokens} tokens): "
@@ -52,12 +60,14 @@ class Indexer:
         store.bind(embedder.name, embedder.dimension)
         self.store = store
         self.embedder = embedder
+        self.keywords = keywords  # brought in step with the store after each ingestion and delete
         self.chunker = Chunker(embedder.tokenizer(), chunk_size, chunk_overlap)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Indexer":
         embedder = SentenceTransformerEmbedder.from_settings(settings)
-        return cls(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap)
+        keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
+        return cls(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords)
 
     def ingest(self, path: Path, source: str, on_progress: Progress | None = None) -> IngestResult:
         """Ingest one file; raises LoadError with a one-line reason."""
@@ -70,21 +80,47 @@ class Indexer:
         self, files: Iterable[tuple[Path, str]], on_progress: Progress | None = None
     ) -> Iterator[tuple[str, IngestResult | LoadError]]:
         """Ingest (path, source) pairs, yielding each source's outcome as soon as it is known."""
+
+        def prepared() -> Iterator[tuple[str, PreparedFile | IngestResult | LoadError]]:
+            for path, source in files:
+                try:
+                    yield source, self.prepare(path, source)
+                except LoadError as err:
+                    yield source, err
+
+        yield from self._write_in_batches(prepared(), on_progress)
+
+    def ingest_loaded(
+        self, items: Iterable[tuple[LoadedFile, str, str, int]], on_progress: Progress | None = None
+    ) -> Iterator[tuple[str, IngestResult | LoadError]]:
+        """Ingest already loaded documents, as (loaded, source, sha256 of the content, size in bytes)."""
+        outcomes = ((source, self.prepare_loaded(*item)) for item in items for source in [item[1]])
+        yield from self._write_in_batches(outcomes, on_progress)
+
+    def _write_in_batches(
+        self, outcomes: Iterable[tuple[str, PreparedFile | IngestResult | LoadError]], on_progress: Progress | None
+    ) -> Iterator[tuple[str, IngestResult | LoadError]]:
         pending: list[PreparedFile] = []
-        for path, source in files:
-            try:
-                prepared = self.prepare(path, source)
-            except LoadError as err:
-                yield source, err
+        for source, outcome in outcomes:
+            if not isinstance(outcome, PreparedFile):
+                yield source, outcome
                 continue
-            if isinstance(prepared, IngestResult):
-                yield source, prepared
-                continue
-            pending.append(prepared)
+            pending.append(outcome)
             if sum(len(p.chunks) for p in pending) >= WRITE_BATCH:
                 yield from self.write(pending, on_progress)
                 pending = []
         yield from self.write(pending, on_progress)
+        self.sync_keywords()
+
+    def delete(self, source: str) -> bool:
+        """Remove a document from the store and the keyword index; False when there was no such document."""
+        existed = self.store.delete_document(source)
+        self.sync_keywords()
+        return existed
+
+    def sync_keywords(self) -> None:
+        if self.keywords is not None:
+            self.keywords.sync(self.store)
 
     def prepare(self, path: Path, source: str) -> PreparedFile | IngestResult:
         """Load and chunk a file, or report it unchanged when the store already has this exact content."""
@@ -92,10 +128,15 @@ class Indexer:
         existing = self.store.document(source)
         if existing is not None and existing.sha256 == sha256:
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
-        loaded = load(path)
+        return self.prepare_loaded(load(path), source, sha256, path.stat().st_size)
+
+    def prepare_loaded(self, loaded: LoadedFile, source: str, sha256: str, size: int) -> PreparedFile | IngestResult:
+        existing = self.store.document(source)
+        if existing is not None and existing.sha256 == sha256:
+            return IngestResult(source, "unchanged", existing.pages, existing.chunks)
         chunks = self.chunker.split(loaded, source)
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        document = Document(source, sha256, loaded.pages, len(chunks), path.stat().st_size, now)
+        document = Document(source, sha256, loaded.pages, len(chunks), size, now)
         return PreparedFile(document, chunks, replaces=existing is not None)
 
     def write(
@@ -112,7 +153,7 @@ class Indexer:
     def embed(self, chunks: list[Chunk], on_progress: Progress | None = None) -> np.ndarray:
         batches = [np.empty((0, self.embedder.dimension), dtype=np.float32)]
         for start in range(0, len(chunks), EMBED_BATCH):
-            batches.append(self.embedder.embed([c.text for c in chunks[start : start + EMBED_BATCH]]))
+            batches.append(self.embedder.embed([c.search_text for c in chunks[start : start + EMBED_BATCH]]))
             if on_progress:
                 on_progress(min(start + EMBED_BATCH, len(chunks)), len(chunks))
         return np.concatenate(batches)
