@@ -1,28 +1,146 @@
-"""Question -> the top-k most similar chunks (dense retrieval)."""
+"""Question -> the top-k chunks: dense, BM25, or both fused by reciprocal rank fusion; optional rerank and MMR.
+
+Every hit carries the cosine similarity of question and chunk, whichever list found it. That similarity is the
+"is anything relevant?" signal for abstention in all modes: BM25 scores are unbounded and some term of almost
+any question matches something, so they cannot say that nothing relevant was found.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
 
 from rag.embedder import Embedder
+from rag.keyword import KeywordIndex
+from rag.rerank import Reranker
+from rag.settings import RetrievalMode, Settings
 from rag.store import Hit, Store
 
 
-class DenseRetriever:
-    """Embeds the question and asks the store for its nearest chunks by cosine similarity."""
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[str]:
+    """Ids ordered by sum(weight / (k + rank)), rank 1-based; ties keep the order of first appearance."""
+    scores: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, id_ in enumerate(ranking, start=1):
+            scores[id_] = scores.get(id_, 0.0) + weight / (k + rank)
+    return sorted(scores, key=lambda id_: -scores[id_])  # sorted() is stable
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+
+def maximal_marginal_relevance(query: np.ndarray, vectors: np.ndarray, k: int, lambda_: float) -> list[int]:
+    """Indices of k rows chosen one by one for similarity to the query minus similarity to those already chosen."""
+    relevance = vectors @ query
+    similarity = vectors @ vectors.T
+    chosen: list[int] = []
+    left = list(range(len(vectors)))
+    while left and len(chosen) < k:
+        redundancy = similarity[np.ix_(left, chosen)].max(axis=1) if chosen else np.zeros(len(left))
+        best = int(np.argmax(lambda_ * relevance[left] - (1 - lambda_) * redundancy))
+        chosen.append(left.pop(best))
+    return chosen
+
+
+class Retriever:
+    """Finds the passages for a question in one store, in one of three modes (see `RetrievalMode`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        keywords: KeywordIndex | None = None,
+        *,
+        mode: RetrievalMode = "hybrid",
+        candidates: int = 50,
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
+        bm25_weight: float = 1.0,
+        mmr_lambda: float | None = None,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 20,
+    ) -> None:
+        if mode != "dense" and keywords is None:
+            raise ValueError(f"retrieval mode '{mode}' needs a keyword index")
         self.store = store
         self.embedder = embedder
+        self.keywords = keywords
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.weights = (dense_weight, bm25_weight)
+        self.mmr_lambda = mmr_lambda
+        self.reranker = reranker
+        self.rerank_candidates = rerank_candidates
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        reranker: Reranker | None = None,
+        keywords: KeywordIndex | None = None,
+    ) -> "Retriever":
+        keywords = keywords or KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
+        return cls(
+            store,
+            embedder,
+            keywords,
+            mode=settings.retrieval_mode,
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+            dense_weight=settings.dense_weight,
+            bm25_weight=settings.bm25_weight,
+            mmr_lambda=settings.mmr_lambda,
+            reranker=reranker,
+            rerank_candidates=settings.rerank_candidates,
+        )
 
     def retrieve(self, question: str, k: int) -> list[Hit]:
+        """The k best chunks of committed documents, best first."""
         if not question.strip():
             return []
-        return self.store.search(self.embedder.embed_query(question), k)
+        query = self.embedder.embed_query(question)
+        depth = max(self.candidates, k)
+        rankings: list[list[str]] = []
+        weights: list[float] = []
+        found: dict[str, Hit] = {}
+        if self.mode in ("dense", "hybrid"):
+            dense = self.store.search(query, depth)
+            found.update((hit.id, hit) for hit in dense)
+            rankings.append([hit.id for hit in dense])
+            weights.append(self.weights[0])
+        if self.mode in ("bm25", "hybrid") and self.keywords is not None:
+            self.keywords.sync(self.store)
+            rankings.append([id_ for id_, _ in self.keywords.search(question, depth)])
+            weights.append(self.weights[1])
+        fused = reciprocal_rank_fusion(rankings, weights, self.rrf_k)
+        wanted = max(k, self.rerank_candidates if self.reranker else 0, 3 * k if self.mmr_lambda is not None else 0)
+        hits, vectors = self._hits(fused[:wanted], found, query)
+        if self.reranker is not None:
+            hits = self.reranker.rerank(question, hits[: self.rerank_candidates]) + hits[self.rerank_candidates :]
+        if self.mmr_lambda is not None and len(hits) > 1:
+            matrix = np.stack([vectors[hit.id] for hit in hits])
+            hits = [hits[i] for i in maximal_marginal_relevance(query, matrix, k, self.mmr_lambda)]
+        return hits[:k]
+
+    def _hits(
+        self, ids: list[str], found: dict[str, Hit], query: np.ndarray
+    ) -> tuple[list[Hit], dict[str, np.ndarray]]:
+        """Hits for ids in order; those only BM25 found (and all, for MMR) are read from the store with their
+        vectors, which gives their cosine similarity. Ids of uncommitted chunks are dropped."""
+        fetch = ids if self.mmr_lambda is not None else [id_ for id_ in ids if id_ not in found]
+        records = self.store.chunks_by_id(fetch)
+        for id_, (chunk, vector) in records.items():
+            found.setdefault(id_, Hit(chunk, float(vector @ query), id_))
+        vectors = {id_: vector for id_, (_, vector) in records.items()}
+        return [found[id_] for id_ in ids if id_ in found], vectors
 
 
 def relevant_passages(hits: list[Hit], threshold: float, margin: float) -> list[Hit]:
-    """The hits worth giving to the model; empty means abstain.
+    """The hits worth giving to the model, in retrieval order; empty means abstain.
 
-    Nothing is relevant when even the best hit scores under `threshold`. Otherwise hits scoring more than
-    `margin` below the best one are dropped: they are mostly off-topic, and they confuse a small model.
+    Nothing is relevant when even the most similar hit scores under `threshold`. Otherwise hits scoring more
+    than `margin` below it are dropped: they are mostly off-topic, and they confuse a small model.
     """
-    if not hits or hits[0].score < threshold:
+    best = max((hit.score for hit in hits), default=None)
+    if best is None or best < threshold:
         return []
-    return [hit for hit in hits if hit.score >= hits[0].score - margin]
+    return [hit for hit in hits if hit.score >= best - margin]

@@ -12,6 +12,8 @@ ABSTAIN_ANSWER = "I don't know based on the provided documents."
 Quantization = Literal["auto", "nf4", "int8", "none"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+FollowUp = Literal["off", "rules", "model"]
 
 
 class Settings(BaseSettings):
@@ -38,6 +40,19 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(24, ge=0, description="Tokens shared by neighbouring chunks.")
 
     top_k: int = Field(5, ge=1, le=50)
+    retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid = BM25 and dense lists fused by RRF.")
+    candidates: int = Field(50, ge=1, le=1000, description="Depth of each list before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant: score = weight / (rrf_k + rank).")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense list in the fusion.")
+    bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 list in the fusion.")
+    bm25_k1: float = Field(1.5, gt=0.0, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0, description="BM25 length normalisation.")
+    mmr_lambda: float | None = Field(
+        None, ge=0.0, le=1.0, description="Maximal marginal relevance: 1 = relevance only, lower = more diverse."
+    )
+    reranker_model: str | None = Field(None, description="A sentence-transformers CrossEncoder (hub id or folder).")
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Fused passages the reranker re-orders.")
+    followup: FollowUp = Field("rules", description="How a follow-up question becomes a standalone query.")
     relevance_threshold: float = Field(0.35, ge=-1.0, le=1.0, description="Best cosine similarity below this abstains.")
     relevance_margin: float = Field(
         0.15, ge=0.0, le=2.0, description="Passages scoring more than this below the best one are left out."
@@ -55,6 +70,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
             )
+        if self.retrieval_mode == "hybrid" and self.dense_weight + self.bm25_weight == 0:
+            raise ValueError("dense_weight and bm25_weight are both 0: give one of them a positive weight")
         if self.max_new_tokens >= self.context_tokens:
             raise ValueError(
                 f"max_new_tokens ({self.max_new_tokens}) leaves no room for a prompt in "
@@ -71,3 +88,8 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def keyword_dir(self) -> Path:
+        """The BM25 index of `collection` (local even when the vectors live on a Chroma server)."""
+        return self.data_dir / "keyword" / self.collection

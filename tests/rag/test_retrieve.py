@@ -1,37 +1,114 @@
+import numpy as np
+import pytest
+
 from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieve import DenseRetriever, relevant_passages
+from rag.retrieve import Retriever, maximal_marginal_relevance, reciprocal_rank_fusion, relevant_passages
 from rag.settings import Settings
 from rag.store import Chunk, Hit, Store
 from tests.helpers import HANDBOOK_FACTS, OUT_OF_CORPUS
 
+MODES = ["dense", "bm25", "hybrid"]
+# Out of the corpus, yet sharing words with it ("days", "paid", "opening"): BM25 alone finds "matches".
+OFF_TOPIC_WITH_SHARED_WORDS = [
+    "How many days does the Moon take to orbit the Earth?",
+    "Which football players are paid the most?",
+    "What is the opening day of the football season?",
+]
 
-def retriever(settings: Settings, embedder: SentenceTransformerEmbedder) -> DenseRetriever:
-    return DenseRetriever(Store.open(settings), embedder)
+
+def retriever(settings: Settings, embedder: SentenceTransformerEmbedder, mode: str, **overrides: object) -> Retriever:
+    chosen = settings.model_copy(update={"retrieval_mode": mode, **overrides})
+    return Retriever.from_settings(chosen, Store.open(chosen), embedder)
 
 
+@pytest.mark.parametrize("mode", MODES)
 def test_questions_about_distinct_facts_find_their_page(
-    handbook_settings: Settings, embedder: SentenceTransformerEmbedder
+    mode: str, handbook_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    dense = retriever(handbook_settings, embedder)
+    found = retriever(handbook_settings, embedder, mode)
     for question, page, expected in HANDBOOK_FACTS:
-        hits = dense.retrieve(question, handbook_settings.top_k)
+        hits = found.retrieve(question, handbook_settings.top_k)
         assert hits[0].chunk.page == page, (question, [(h.chunk.page, round(h.score, 2)) for h in hits])
         assert expected in hits[0].chunk.text
         assert hits[0].chunk.source == "handbook.pdf"
-        assert hits[0].score >= handbook_settings.relevance_threshold
+        assert relevant_passages(hits, handbook_settings.relevance_threshold, handbook_settings.relevance_margin)
 
 
-def test_out_of_corpus_questions_score_below_the_threshold(
+@pytest.mark.parametrize("mode", MODES)
+def test_out_of_corpus_questions_abstain_in_every_mode(
+    mode: str, handbook_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    found = retriever(handbook_settings, embedder, mode)
+    s = handbook_settings
+    for question in OUT_OF_CORPUS + OFF_TOPIC_WITH_SHARED_WORDS:
+        hits = found.retrieve(question, s.top_k)
+        assert relevant_passages(hits, s.relevance_threshold, s.relevance_margin) == [], (question, hits[:1])
+
+
+def test_bm25_alone_would_not_abstain_on_shared_words(
     handbook_settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    dense = retriever(handbook_settings, embedder)
-    for question in OUT_OF_CORPUS:
-        best = dense.retrieve(question, 1)[0]
-        assert best.score < handbook_settings.relevance_threshold, (question, best.score)
+    """Why the threshold is on cosine similarity: BM25 returns scored hits for these off-topic questions."""
+    keywords = retriever(handbook_settings, embedder, "bm25").keywords
+    assert keywords is not None
+    keywords.sync(Store.open(handbook_settings))
+    for question in OFF_TOPIC_WITH_SHARED_WORDS:
+        assert keywords.search(question, 5), question
+
+
+def test_every_hit_carries_its_cosine_similarity(
+    handbook_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    question = "What is the phone extension of the IT helpdesk?"
+    query = embedder.embed_query(question)
+    for mode in MODES:
+        for hit in retriever(handbook_settings, embedder, mode).retrieve(question, 5):
+            expected = float(embedder.embed([hit.chunk.search_text])[0] @ query)
+            assert hit.score == pytest.approx(expected, abs=1e-3), (mode, hit.id)
+
+
+def test_hybrid_finds_an_exact_number_dense_ranks_lower(
+    handbook_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    """A bare identifier is what keyword search is for; fusion keeps it at the top."""
+    bm25 = retriever(handbook_settings, embedder, "bm25").retrieve("4321", 3)
+    hybrid = retriever(handbook_settings, embedder, "hybrid").retrieve("4321", 3)
+    assert bm25[0].chunk.page == 5
+    assert hybrid[0].chunk.page == 5
 
 
 def test_blank_question_retrieves_nothing(handbook_settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
-    assert retriever(handbook_settings, embedder).retrieve("   ", 5) == []
+    for mode in MODES:
+        assert retriever(handbook_settings, embedder, mode).retrieve("   ", 5) == []
+
+
+def test_mmr_keeps_relevance_first_and_returns_k(
+    handbook_settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    question = "When does the staff cafeteria close?"
+    plain = retriever(handbook_settings, embedder, "hybrid").retrieve(question, 3)
+    diverse = retriever(handbook_settings, embedder, "hybrid", mmr_lambda=0.5).retrieve(question, 3)
+    assert len(diverse) == 3
+    assert diverse[0].id == max(plain, key=lambda h: h.score).id
+    assert len({h.id for h in diverse}) == 3
+
+
+def test_reciprocal_rank_fusion() -> None:
+    # a: 1/61 + 1/63; b: 1/62 + 1/61; c: 1/63; d: 1/62
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["b", "d", "a"]], [1.0, 1.0], k=60)
+    assert fused == ["b", "a", "d", "c"]
+    assert reciprocal_rank_fusion([["a", "b"], ["b", "a"]], [1.0, 0.0], k=60) == ["a", "b"]
+    assert reciprocal_rank_fusion([["a", "b"], ["b", "a"]], [0.2, 1.0], k=60) == ["b", "a"]
+    assert reciprocal_rank_fusion([["x", "y"], ["y", "x"]], [1.0, 1.0], k=60) == ["x", "y"]  # tie: first seen
+    assert reciprocal_rank_fusion([[], []], [1.0, 1.0], k=60) == []
+
+
+def test_maximal_marginal_relevance_skips_near_duplicates() -> None:
+    query = np.array([1.0, 0.0, 0.0])
+    vectors = np.array([[0.9, 0.436, 0.0], [0.9, 0.436, 0.0], [0.8, 0.0, 0.6]])
+    assert maximal_marginal_relevance(query, vectors, 2, lambda_=1.0) == [0, 1]  # relevance only
+    assert maximal_marginal_relevance(query, vectors, 2, lambda_=0.5) == [0, 2]  # the copy is skipped
+    assert maximal_marginal_relevance(query, vectors, 5, lambda_=0.5) == [0, 2, 1]
 
 
 def test_relevant_passages_abstain_below_the_threshold_and_cut_at_the_margin() -> None:
@@ -40,3 +117,5 @@ def test_relevant_passages_abstain_below_the_threshold_and_cut_at_the_margin() -
     assert relevant_passages(hits, threshold=0.35, margin=0.0) == hits[:1]
     assert relevant_passages(hits, threshold=0.7, margin=0.15) == []
     assert relevant_passages([], threshold=0.35, margin=0.15) == []
+    fused_order = [hits[2], hits[0], hits[3]]  # hybrid order is not similarity order: the best one still counts
+    assert relevant_passages(fused_order, threshold=0.6, margin=0.2) == [hits[2], hits[0]]
