@@ -24,10 +24,13 @@ def load_pipeline() -> RagPipeline:
     return RagPipeline.from_settings(Settings())
 
 
-def show_sources(sources: list[Source]) -> None:
-    if not sources:
+def show_sources(sources: list[Source], searched_for: str | None = None) -> None:
+    """The passages the answer was given, and the standalone query when a follow-up was rewritten."""
+    if not sources and not searched_for:
         return
     with st.expander(f"Sources ({len(sources)})"):
+        if searched_for:
+            st.caption(f"Searched for: {searched_for}")
         for number, source in enumerate(sources, start=1):
             where = source.source if source.page is None else f"{source.source}, page {source.page}"
             st.markdown(f"**[{number}] {where}** · relevance {source.score:.2f}")
@@ -45,7 +48,8 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
         }
         documents = len(pipeline.store.documents())
         model = Path(pipeline.generator.name).name
-        st.caption(f"{documents} document{'s' * (documents != 1)} · model `{model}`")
+        mode = settings.retrieval_mode
+        st.caption(f"{documents} document{'s' * (documents != 1)} · model `{model}` · {mode} retrieval")
         if st.button("Clear conversation"):
             st.session_state.messages = []
     return options
@@ -55,18 +59,28 @@ def show_history() -> None:
     for message in st.session_state.messages:
         with st.chat_message(message["role"]):
             st.markdown(message["content"])
-            show_sources(message.get("sources", []))
+            show_sources(message.get("sources", []), message.get("searched_for"))
 
 
 def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -> None:
     st.session_state.messages.append({"role": "user", "content": question})
     with st.chat_message("user"):
         st.markdown(question)
+    history = [m["turn"] for m in st.session_state.messages if "turn" in m]
     with st.chat_message("assistant"):
-        answer = pipeline.answer(question, **options)
+        answer = pipeline.answer(question, history=history, **options)
         st.write_stream(answer.stream())
-        show_sources(answer.sources)
-    st.session_state.messages.append({"role": "assistant", "content": answer.text, "sources": answer.sources})
+        searched_for = answer.query if answer.query != question else None
+        show_sources(answer.sources, searched_for)
+    st.session_state.messages.append(
+        {
+            "role": "assistant",
+            "content": answer.text,
+            "sources": answer.sources,
+            "searched_for": searched_for,
+            "turn": answer.turn(),
+        }
+    )
 
 
 def main() -> None:

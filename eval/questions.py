@@ -4,8 +4,11 @@ on among their sources, and do questions the documents cannot answer abstain?
 A question set is JSONL, one object per line:
     {"question": "Why is R named R?", "source": "R-FAQ.pdf", "pages": [14]}   answerable, on page 14
     {"question": "What is the capital of Peru?", "pages": []}                 not in the documents
-`source` is optional (any document counts then). The check runs retrieval exactly as the pipeline does
-(top-k, then the relevance threshold and margin), without the generator, so it takes seconds.
+`source` is optional (any document counts then). A follow-up question lists the earlier questions of its chat:
+    {"history": ["How do I install add-on packages?"], "question": "And how do I remove them?", "pages": [28]}
+The check runs retrieval exactly as the pipeline does (follow-up rewriting per RAG_FOLLOWUP, top-k, then the
+relevance threshold and margin), without answering, so it takes seconds (the generator is only loaded when
+RAG_FOLLOWUP=model has follow-ups to rewrite).
 """
 
 import json
@@ -14,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.condense import Turn, standalone_query
 from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieve import DenseRetriever, relevant_passages
+from rag.generator import TransformersGenerator
+from rag.retrieve import Retriever, relevant_passages
 from rag.settings import Settings
 from rag.store import Store
 
@@ -25,6 +30,7 @@ class Question:
     question: str
     pages: list[int] = field(default_factory=list)  # empty: the documents do not answer it
     source: str | None = None
+    history: list[str] = field(default_factory=list)  # earlier questions of the same chat
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -34,7 +40,9 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            questions.append(Question(str(row["question"]), [int(p) for p in row.get("pages", [])], row.get("source")))
+            pages = [int(p) for p in row.get("pages", [])]
+            history = [str(h) for h in row.get("history", [])]
+            questions.append(Question(str(row["question"]), pages, row.get("source"), history))
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path}:{number}: expected {{'question': str, 'pages': [int]}}: {err}") from err
     return questions
@@ -44,16 +52,22 @@ def check_questions(settings: Settings, questions: list[Question]) -> dict[str, 
     embedder = SentenceTransformerEmbedder.from_settings(settings)
     store = Store.open(settings)
     store.bind(embedder.name, embedder.dimension)
-    retriever = DenseRetriever(store, embedder)
+    retriever = Retriever.from_settings(settings, store, embedder)
+    rewrites = settings.followup == "model" and any(q.history for q in questions)
+    generator = TransformersGenerator.from_settings(settings) if rewrites else None
     rows = []
     for q in questions:
-        hits = retriever.retrieve(q.question, settings.top_k)
+        turns: list[Turn] = []
+        for earlier in q.history:  # earlier questions are condensed in turn, as in a chat (answers unknown here)
+            turns.append(Turn(earlier, standalone_query(settings.followup, generator, turns, earlier)))  # type: ignore[arg-type]
+        query = standalone_query(settings.followup, generator, turns, q.question)  # type: ignore[arg-type]
+        hits = retriever.retrieve(query, settings.top_k)
         sources = relevant_passages(hits, settings.relevance_threshold, settings.relevance_margin)  # as cited
         found = [(h.chunk.source, h.chunk.page) for h in sources]
         hit = any(p in q.pages and (q.source is None or s == q.source) for s, p in found)
-        best = round(hits[0].score, 4) if hits else None
-        rows.append({"question": q.question, "expected_pages": q.pages, "sources": found, "best_score": best,
-                     "abstained": not sources, "page_hit": hit})  # fmt: skip
+        best = round(max(h.score for h in hits), 4) if hits else None
+        rows.append({"question": q.question, "query": query, "expected_pages": q.pages, "sources": found,
+                     "best_score": best, "abstained": not sources, "page_hit": hit})  # fmt: skip
     answerable = [r for r in rows if r["expected_pages"]]
     unanswerable = [r for r in rows if not r["expected_pages"]]
 
@@ -66,6 +80,8 @@ def check_questions(settings: Settings, questions: list[Question]) -> dict[str, 
 
     return {
         "top_k": settings.top_k,
+        "retrieval_mode": settings.retrieval_mode,
+        "followup": settings.followup,
         "relevance_threshold": settings.relevance_threshold,
         "answerable": len(answerable),
         "page_hit_rate": rate(answerable, "page_hit"),

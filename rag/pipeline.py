@@ -1,14 +1,16 @@
 """Question -> retrieve -> abstain or pack a grounded prompt -> streamed answer with its sources."""
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rag.condense import Turn, standalone_query
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.generator import Generator, TransformersGenerator
 from rag.prompt import pack_context
-from rag.retrieve import DenseRetriever, relevant_passages
+from rag.rerank import CrossEncoderReranker, Reranker
+from rag.retrieve import Retriever, relevant_passages
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Hit, Store
 
@@ -31,9 +33,16 @@ class Answer:
     """An answer being streamed. Iterate `stream()` once (or call `result()`), then read `text`."""
 
     def __init__(
-        self, question: str, sources: list[Source], pieces: Iterable[str], abstained: bool, started: float
+        self,
+        question: str,
+        sources: list[Source],
+        pieces: Iterable[str],
+        abstained: bool,
+        started: float,
+        query: str | None = None,
     ) -> None:
         self.question = question
+        self.query = query or question  # what was searched for: the standalone form of a follow-up question
         self.sources = sources
         self.abstained = abstained
         self.text = ""
@@ -61,18 +70,31 @@ class Answer:
         """The JSON object of `python -m rag ask --json` (contract in DESIGN.md)."""
         for _ in self.stream():
             pass
-        return {"answer": self.text, "abstained": self.abstained, "sources": [asdict(s) for s in self.sources]}
+        sources = [asdict(s) for s in self.sources]
+        return {"answer": self.text, "abstained": self.abstained, "sources": sources, "query": self.query}
+
+    def turn(self) -> Turn:
+        """This exchange, for the history of the next question."""
+        return Turn(self.question, self.query, self.text)
 
 
 class RagPipeline:
     """Ties retriever, prompt packing and generator together. Holds loaded models; build it once."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, generator: Generator) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        generator: Generator,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.generator = generator
-        self.retriever = DenseRetriever(store, embedder)
+        self.reranker = reranker
+        self.retriever = Retriever.from_settings(settings, store, embedder, reranker)
 
     def refresh_store(self) -> None:
         """Reopen the store when another process (e.g. `python -m ingest`) changed it, so answers see the
@@ -80,14 +102,17 @@ class RagPipeline:
         if self.store.changed_elsewhere():
             self.store = Store.open(self.settings, fresh=True)
             self.store.bind(self.embedder.name, self.embedder.dimension)
-            self.retriever = DenseRetriever(self.store, self.embedder)
+            self.retriever = Retriever.from_settings(
+                self.settings, self.store, self.embedder, self.reranker, self.retriever.keywords
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RagPipeline":
         embedder = SentenceTransformerEmbedder.from_settings(settings)
         store = Store.open(settings)
         store.bind(embedder.name, embedder.dimension)
-        return cls(settings, store, embedder, TransformersGenerator.from_settings(settings))
+        generator = TransformersGenerator.from_settings(settings)
+        return cls(settings, store, embedder, generator, CrossEncoderReranker.from_settings(settings))
 
     def prompt_budget(self, max_new_tokens: int) -> int:
         window = min(self.settings.context_tokens, self.generator.context_window)
@@ -97,26 +122,30 @@ class RagPipeline:
         self,
         question: str,
         *,
+        history: Sequence[Turn] = (),
         top_k: int | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         max_new_tokens: int | None = None,
     ) -> Answer:
-        """Retrieve and start answering; arguments left out come from the settings."""
+        """Retrieve and start answering; `history` holds the earlier turns of a chat (for follow-up questions);
+        arguments left out come from the settings."""
         started = time.perf_counter()
         self.refresh_store()
         s = self.settings
         max_new_tokens = max_new_tokens or s.max_new_tokens
-        hits = self.retriever.retrieve(question, top_k or s.top_k)
+        query = standalone_query(s.followup, self.generator, history, question)
+        hits = self.retriever.retrieve(query, top_k or s.top_k)
         relevant = relevant_passages(hits, s.relevance_threshold, s.relevance_margin)
         if not relevant:  # nothing relevant: abstain without calling the model
-            return Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started)
+            return Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query)
         count = self.generator.count_tokens
-        messages, used = pack_context(question, relevant, count, self.prompt_budget(max_new_tokens))
+        messages, used = pack_context(query, relevant, count, self.prompt_budget(max_new_tokens))
         stream = self.generator.stream(
             messages,
             max_new_tokens=max_new_tokens,
             temperature=s.temperature if temperature is None else temperature,
             top_p=top_p or s.top_p,
         )
-        return Answer(question, [Source.from_hit(h) for h in used], stream, abstained=False, started=started)
+        sources = [Source.from_hit(h) for h in used]
+        return Answer(question, sources, stream, abstained=False, started=started, query=query)

@@ -47,7 +47,15 @@ def test_a_chat_turn_streams_an_answer_with_its_sources(handbook_env: dict[str, 
     assert "handbook.pdf, page 3" in sources.markdown[0].value
     assert "40 euros" in sources.text[0].value
 
+    app.chat_input[0].set_value("Where is it sold?").run()  # a follow-up: "it" is the parking permit
+    assert not app.exception, app.exception
+    follow_up = app.chat_message[3].expander[0]
+    assert follow_up.caption[0].value == (
+        "Searched for: How much does a monthly parking permit cost? Where is it sold?"
+    )
+    assert "handbook.pdf, page 3" in follow_up.markdown[0].value
+
     app.chat_input[0].set_value("Who won the 2018 FIFA World Cup?").run()
-    assert len(app.chat_message) == 4  # the first turn stays in the history
-    assert app.chat_message[3].markdown[0].value == "I don't know based on the provided documents."
-    assert not app.chat_message[3].expander  # nothing relevant: no sources
+    assert len(app.chat_message) == 6  # earlier turns stay in the history
+    assert app.chat_message[5].markdown[0].value == "I don't know based on the provided documents."
+    assert not app.chat_message[5].expander  # nothing relevant, nothing rewritten: no sources
