@@ -1,10 +1,13 @@
-"""Files -> cleaned text sections (a PDF page, a Markdown heading section, a text file), or a one-line reason."""
+"""Files -> cleaned text sections (a PDF page, a Markdown or HTML heading section, a text file), or a one-line
+reason."""
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -89,6 +92,40 @@ def load_markdown(path: Path) -> LoadedFile:
     return LoadedFile(markdown_sections(clean_text(read_text(path))), pages=None, markdown=True)
 
 
+_HTML_DROPPED = ["head", "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "svg", "iframe"]
+_HTML_BLOCKS = ["p", "div", "pre", "blockquote", "dd", "dt", "section", "article", "table", "ul", "ol", "figure"]
+
+
+def html_to_markdown(html: bytes | str) -> str:
+    """The readable text of a page, its headings as Markdown headings (so sections get heading paths like
+    Markdown's), list items as `- ` lines and table rows as `a | b` lines; menus, footers and scripts dropped."""
+    soup = BeautifulSoup(html, "html.parser")  # bytes: the encoding is detected (meta charset, BOM, guessing)
+    for tag in soup(_HTML_DROPPED):
+        tag.decompose()
+    for level in range(1, 7):
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+    for row in soup.find_all("tr"):
+        cells = [cell.get_text(" ", strip=True) for cell in row.find_all(["td", "th"])]
+        row.replace_with("\n" + " | ".join(cells) + "\n")
+    for item in soup.find_all("li"):
+        item.replace_with(f"\n- {item.get_text(' ', strip=True)}\n")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(_HTML_BLOCKS):
+        block.insert_before("\n\n")
+        block.insert_after("\n\n")
+    lines = [" ".join(line.split()) for line in soup.get_text().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def load_html(path: Path) -> LoadedFile:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LoadError("looks like a binary file, not HTML: check the file type")
+    return LoadedFile(markdown_sections(clean_text(html_to_markdown(data))), pages=None, markdown=True)
+
+
 def load_text(path: Path) -> LoadedFile:
     text = clean_text(read_text(path))
     return LoadedFile([Section(text)] if text else [], pages=None)
@@ -98,6 +135,8 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".pdf": load_pdf,
     ".md": load_markdown,
     ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
     ".txt": load_text,
     ".text": load_text,
 }

@@ -34,6 +34,29 @@ def test_markdown_sections_keep_heading_paths() -> None:
     assert "# not a heading" in sections[2].text
 
 
+def test_html_sections_keep_heading_paths_lists_and_tables(tmp_path: Path) -> None:
+    page = tmp_path / "guide.html"
+    page.write_bytes(
+        "<html><head><title>Site</title><meta charset='latin-1'><style>p {color: red}</style></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/x'>Menu item</a></nav>"
+        "<h1>Guide</h1><p>Welcome to the caf\xe9.</p>"
+        "<h2>Install</h2><p>Run <b>make</b> first.<br>Then wait.</p><ul><li>one</li><li>two</li></ul>"
+        "<table><tr><th>Setting</th><th>Default</th></tr><tr><td>port</td><td>8501</td></tr></table>"
+        "<h2>Use</h2><div>Ask questions.</div><footer>Copyright 2026</footer><script>var x = 1;</script>"
+        "</body></html>".encode("latin-1")
+    )
+    sections = load(page).sections
+    assert [s.heading for s in sections] == ["Guide", "Guide > Install", "Guide > Use"]
+    assert "café" in sections[0].text
+    install = sections[1].text
+    assert "Run make first.\nThen wait." in install
+    assert "- one" in install and "- two" in install
+    assert "Setting | Default" in install and "port | 8501" in install
+    everything = " ".join(s.text for s in sections)
+    for dropped in ("Menu item", "Copyright", "var x", "color: red", "Site"):
+        assert dropped not in everything
+
+
 def test_text_file_is_one_section(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("\ufeffFirst line.\n\n\n\nSecond line.\n", encoding="utf-8")
