@@ -76,3 +76,43 @@ def questions(
         f"abstained {report['false_abstention_rate']}; {report['unanswerable']} unanswerable: abstained "
         f"{report['abstention_rate']} (top-k {report['top_k']}, threshold {report['relevance_threshold']})"
     )
+
+
+@app.command()
+def retrieval(
+    beir: Annotated[Path | None, typer.Option(help="A BEIR-format folder (corpus, queries, qrels/).")] = None,
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
+    mode: Annotated[list[str] | None, typer.Option(help="dense, bm25 or hybrid; repeat for several.")] = None,
+    synthetic_chunks: Annotated[
+        int | None, typer.Option(min=1, help="Instead of BEIR: query latency with this many synthetic chunks.")
+    ] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Keep the index here and reuse it next time (default: a temporary one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per mode, one per line.")] = False,
+) -> None:
+    """Retrieval quality (nDCG@10, recall, MRR) and query latency, through the product's own code."""
+    import tempfile
+
+    from rag.models import quiet_model_loading
+
+    modes = mode or ["hybrid"]
+    for name in modes:
+        if name not in ("dense", "bm25", "hybrid"):
+            raise typer.BadParameter(f"'{name}' is not one of dense, bm25, hybrid", param_hint="--mode")
+    if (beir is None) == (synthetic_chunks is None):
+        raise typer.BadParameter("give either --beir DIR or --synthetic-chunks N")
+    quiet_model_loading()
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as temporary:
+        base = Settings()
+        settings = base.model_copy(update={"data_dir": work_dir or Path(temporary)})
+        if beir is not None:
+            from eval.retrieval import run_beir
+
+            reports = run_beir(settings, beir, split, modes, progress=not as_json)  # type: ignore[arg-type]
+        else:
+            from eval.scale import run_synthetic
+
+            reports = run_synthetic(settings, synthetic_chunks or 0, modes)  # type: ignore[arg-type]
+        for report in reports:
+            typer.echo(json.dumps(report) if as_json else "  ".join(f"{k} {v}" for k, v in report.items()))
