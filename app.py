@@ -13,7 +13,7 @@ from rag.pipeline import RagPipeline, Source
 from rag.settings import Settings
 
 EMPTY_STORE_HELP = (
-    "**No documents yet.** Add files or folders (PDF, Markdown, text) from a terminal in the project folder:\n\n"
+    "**No documents yet.** Add files or folders (PDF, Markdown, HTML, text) from a terminal in the project folder:\n\n"
     "```\n.venv/bin/python -m ingest add path/to/your/files\n```\n\nthen reload this page."
 )
 

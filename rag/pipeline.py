@@ -70,8 +70,7 @@ class Answer:
         """The JSON object of `python -m rag ask --json` (contract in DESIGN.md)."""
         for _ in self.stream():
             pass
-        sources = [asdict(s) for s in self.sources]
-        return {"answer": self.text, "abstained": self.abstained, "sources": sources, "query": self.query}
+        return {"answer": self.text, "abstained": self.abstained, "sources": [asdict(s) for s in self.sources]}
 
     def turn(self) -> Turn:
         """This exchange, for the history of the next question."""

@@ -90,12 +90,12 @@ def test_chroma_default_onnx_model_is_never_downloaded(tmp_path: Path, settings:
     script = (
         "from pathlib import Path\n"
         "from ingest.index import Indexer\n"
-        "from rag.retrieve import DenseRetriever\n"
+        "from rag.retrieve import Retriever\n"
         "from rag.settings import Settings\n"
         "s = Settings()\n"
         "indexer = Indexer.from_settings(s)\n"
         f"indexer.ingest(Path({str(tmp_path / 'doc.md')!r}), 'doc.md')\n"
-        "hits = DenseRetriever(indexer.store, indexer.embedder).retrieve('Where are spare keys?', 3)\n"
+        "hits = Retriever.from_settings(s, indexer.store, indexer.embedder).retrieve('Where are spare keys?', 3)\n"
         "assert hits and 'red box' in hits[0].chunk.text, hits\n"
     )
     env = os.environ | {
