@@ -33,8 +33,7 @@ class KeywordIndex:
         self.stemmer = Stemmer.Stemmer("english")
         self.fingerprint: str | None = None
         self._checked_generation: str | None = None  # the store generation last checked against
-        self.ids: list[str] = []
-        self._bm25: bm25s.BM25 | None = None
+        self._built: tuple[list[str], bm25s.BM25 | None] = ([], None)  # chunk ids and their index, swapped as one
         self._lock = threading.Lock()  # one rebuild at a time when app sessions share the index
         self._load()
 
@@ -74,7 +73,7 @@ class KeywordIndex:
             bm25 = bm25s.BM25(k1=self.k1, b=self.b)
             bm25.index(self.tokens(texts), show_progress=False)
         self._save(fingerprint, ids, bm25)
-        self.fingerprint, self.ids, self._bm25 = fingerprint, ids, bm25
+        self.fingerprint, self._built = fingerprint, (ids, bm25)
 
     def _save(self, fingerprint: str, ids: list[str], bm25: bm25s.BM25 | None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -102,19 +101,25 @@ class KeywordIndex:
             bm25 = bm25s.BM25.load(folder) if ids else None
         except (OSError, ValueError, KeyError):
             return  # missing or unreadable (e.g. removed by a newer build meanwhile): rebuild on the next sync
-        self.fingerprint, self.ids, self._bm25 = pointer["fingerprint"], ids, bm25
+        self.fingerprint, self._built = pointer["fingerprint"], (ids, bm25)
+
+    @property
+    def ids(self) -> list[str]:
+        """The chunk ids in the index, in index order."""
+        return self._built[0]
 
     # Search ----------------------------------------------------------------------------------------------
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Up to k (chunk id, BM25 score) pairs, best first; only chunks sharing a term with the query."""
-        if self._bm25 is None or k <= 0:
+        ids, bm25 = self._built  # one snapshot, even if another thread swaps in a rebuild meanwhile
+        if bm25 is None or k <= 0:
             return []
-        token_ids = self._bm25.get_tokens_ids(self.tokens([query])[0])
+        token_ids = bm25.get_tokens_ids(self.tokens([query])[0])
         if not token_ids:
             return []
-        scores = self._bm25.get_scores_from_ids(token_ids)
+        scores = bm25.get_scores_from_ids(token_ids)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.embedder import SentenceTransformerEmbedder
+from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Chunk, Document, Store, StoreMismatchError, chroma_client, chunk_id
 from tests.helpers import make_settings
@@ -146,6 +147,9 @@ def test_same_code_against_a_chroma_server(
     put(store, embedder, "zoo.pdf", ["Lions sleep twenty hours a day.", "Penguins cannot fly."], "a" * 64)
     assert search(store, embedder, "Which bird cannot fly?", 1) == ["Penguins cannot fly."]
     assert [d.source for d in Store.open(settings).documents()] == ["zoo.pdf"]
-    assert not settings.chroma_dir.exists()  # nothing was written locally
+    hybrid = Retriever.from_settings(settings, store, embedder)  # its BM25 index is built from the server's chunks
+    assert hybrid.retrieve("twenty hours", 1)[0].chunk.text == "Lions sleep twenty hours a day."
+    assert not settings.chroma_dir.exists()  # no vectors were written locally
     assert store.delete_document("zoo.pdf") and store.chunks.count() == 0
     assert Store.open(settings).is_empty()
+    assert hybrid.retrieve("twenty hours", 1) == []
