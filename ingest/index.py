@@ -94,7 +94,7 @@ class Indexer:
         self, items: Iterable[tuple[LoadedFile, str, str, int]], on_progress: Progress | None = None
     ) -> Iterator[tuple[str, IngestResult | LoadError]]:
         """Ingest already loaded documents, as (loaded, source, sha256 of the content, size in bytes)."""
-        outcomes = ((source, self.prepare_loaded(*item)) for item in items for source in [item[1]])
+        outcomes = ((source, self.prepare_loaded(loaded, source, sha, size)) for loaded, source, sha, size in items)
         yield from self._write_in_batches(outcomes, on_progress)
 
     def _write_in_batches(
