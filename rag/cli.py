@@ -1,13 +1,18 @@
-"""`python -m rag`: ask questions and provision the bundled models."""
+"""`python -m rag`: ask questions, provision the bundled models, manage users."""
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rag.models import ModelNotFoundError, quiet_model_loading
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.users import UserStore
 
 app = typer.Typer(help="Ask questions about the ingested documents.", no_args_is_help=True, add_completion=False)
 
@@ -60,3 +65,72 @@ def provision(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     typer.echo(f"Bundled generator ready in {target}")
+
+
+users = typer.Typer(help="Manage the app's admins and readers.", no_args_is_help=True)
+app.add_typer(users, name="users")
+
+
+def _user_store() -> "UserStore":
+    from rag.users import UserStore
+
+    settings = Settings()
+    return UserStore(settings.app_db, settings.login_attempts)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _run(action: Callable[[], object]) -> None:
+    from rag.users import UserError
+
+    try:
+        action()
+    except UserError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
+
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
+
+
+@users.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="admin or reader.")] = "reader",
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Create a user (asks for the password twice)."""
+    store = _user_store()
+    _run(lambda: store.add(name, _password(password_stdin), role))  # type: ignore[arg-type]
+    typer.echo(f"Added {role} '{name}'")
+
+
+@users.command("passwd")
+def users_passwd(name: Annotated[str, typer.Argument()], password_stdin: PasswordStdin = False) -> None:
+    """Set a user's password (also lifts a login lockout)."""
+    store = _user_store()
+    _run(lambda: store.set_password(name, _password(password_stdin)))
+    typer.echo(f"Password of '{name}' changed")
+
+
+@users.command("remove")
+def users_remove(name: Annotated[str, typer.Argument()]) -> None:
+    """Delete a user."""
+    store = _user_store()
+    _run(lambda: store.remove(name))
+    typer.echo(f"Removed '{name}'")
+
+
+@users.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False) -> None:
+    """Show the users and their roles."""
+    found = _user_store().users()
+    if as_json:
+        typer.echo(json.dumps([{"name": u.name, "role": u.role, "created_at": u.created_at} for u in found]))
+        return
+    for user in found:
+        typer.echo(f"{user.name:24} {user.role:7} {user.created_at}")

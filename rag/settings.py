@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED = "bundled"
@@ -14,6 +14,7 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 FollowUp = Literal["off", "rules", "model"]
+ReaderAccess = Literal["open", "login"]
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
 
+    reader_access: ReaderAccess = Field("open", description="open = anyone may ask; login = readers sign in.")
+    admin_password: SecretStr | None = Field(None, description="Creates the user 'admin' on start if no admin exists.")
+    login_attempts: int = Field(5, ge=1, description="Failed logins of one user before a lockout.")
+    lockout_minutes: int = Field(15, ge=1, description="How long a user is locked out after too many failures.")
+    max_upload_mb: int = Field(50, ge=1, le=4096, description="Largest file accepted for ingestion.")
+    ocr: bool = Field(True, description="Read PDF pages without a text layer with Tesseract OCR.")
+    ocr_language: str = Field("eng", pattern=r"^[a-z_+]{3,40}$", description="Tesseract language(s), e.g. eng+deu.")
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         if self.models_dir is None:
@@ -88,6 +97,16 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def app_db(self) -> Path:
+        """SQLite file with users and ingestion jobs."""
+        return self.data_dir / "app.db"
+
+    @property
+    def originals_dir(self) -> Path:
+        """Uploaded files as they were received (for download and re-ingestion)."""
+        return self.data_dir / "originals"
 
     @property
     def keyword_dir(self) -> Path:
