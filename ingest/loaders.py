@@ -1,17 +1,20 @@
 """Files -> cleaned text sections (a PDF page, a Markdown or HTML heading section, a text file), or a one-line
 reason."""
 
+import codecs
 import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import charset_normalizer
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
+from ingest import ocr, office
 from ingest.clean import clean_pdf_pages, clean_text
 
 _AGAIN = "ingest it again"
@@ -36,21 +39,28 @@ class LoadedFile:
     markdown: bool = False
 
 
-def load_pdf(path: Path) -> LoadedFile:
+def load_pdf(path: Path, ocr_language: str | None = None) -> LoadedFile:
+    """Text page by page; pages without a text layer go through OCR when `ocr_language` is given."""
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):  # an empty user password opens "no-copy" PDFs
             raise LoadError(f"is encrypted with a password: remove it (e.g. `qpdf --decrypt`) and {_AGAIN}")
         raw_pages = [page.extract_text() or "" for page in reader.pages]
-    except LoadError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError) as err:
+        if ocr_language:
+            for number, page in enumerate(reader.pages):
+                if not raw_pages[number].strip():
+                    raw_pages[number] = ocr.page_text(page, ocr_language)
+    except (LoadError, ocr.OcrUnavailableError) as err:
+        raise LoadError(str(err)) from err
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError, ZeroDivisionError) as err:
         raise LoadError(f"is not a readable PDF ({type(err).__name__}: {_first_line(err)})") from err
     if not raw_pages:
         raise LoadError("is a PDF with no pages")
     pages = clean_pdf_pages(raw_pages)
+    if not any(pages) and ocr_language:
+        raise LoadError("has no text layer, and OCR found no text on its pages (blank or unreadable scans?)")
     if not any(pages):
-        raise LoadError(f"has no text layer (a scanned PDF?): {OCR_HINT}")
+        raise LoadError(f"has no text layer (a scanned PDF?): turn on RAG_OCR, or {OCR_HINT}")
     sections = [Section(text, page=number) for number, text in enumerate(pages, start=1) if text]
     return LoadedFile(sections, pages=len(raw_pages))
 
@@ -78,14 +88,26 @@ def markdown_sections(text: str) -> list[Section]:
     return sections
 
 
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
+def decode_text(data: bytes) -> str:
+    """Text in UTF-8 (with or without BOM), UTF-16 with a BOM, or an encoding charset-normalizer recognises."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
     if b"\x00" in data[:8192]:
         raise LoadError("looks like a binary file, not text: check the file type")
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise LoadError(f"is not UTF-8 text (byte {err.start}): convert it to UTF-8 and {_AGAIN}") from err
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise LoadError(
+            f"is neither UTF-8 nor text in an encoding that can be recognised: convert it to UTF-8 and {_AGAIN}"
+        )
+    return str(best)
+
+
+def read_text(path: Path) -> str:
+    return decode_text(path.read_bytes())
 
 
 def load_markdown(path: Path) -> LoadedFile:
@@ -131,32 +153,61 @@ def load_text(path: Path) -> LoadedFile:
     return LoadedFile([Section(text)] if text else [], pages=None)
 
 
+def load_docx(path: Path) -> LoadedFile:
+    try:
+        markdown = office.docx_markdown(path)
+    except office.OfficeError as err:
+        raise LoadError(str(err)) from err
+    return LoadedFile(markdown_sections(clean_text(markdown)), pages=None, markdown=True)
+
+
+def load_csv(path: Path) -> LoadedFile:
+    text = clean_text(office.csv_text(read_text(path)))
+    return LoadedFile([Section(text)] if text else [], pages=None)
+
+
 LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
-    ".pdf": load_pdf,
-    ".md": load_markdown,
-    ".markdown": load_markdown,
-    ".html": load_html,
-    ".htm": load_html,
-    ".txt": load_text,
-    ".text": load_text,
+    "pdf": load_pdf,
+    "markdown": load_markdown,
+    "html": load_html,
+    "docx": load_docx,
+    "csv": load_csv,
+    "text": load_text,
+}
+EXTENSIONS = {
+    ".pdf": "pdf",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".docx": "docx",
+    ".csv": "csv",
+    ".txt": "text",
+    ".text": "text",
 }
 
 
+def kind_of(path: Path) -> str | None:
+    """The format a file's extension names (None when unsupported)."""
+    return EXTENSIONS.get(path.suffix.lower())
+
+
 def is_supported(path: Path) -> bool:
-    return path.suffix.lower() in LOADERS
+    return kind_of(path) is not None
 
 
-def load(path: Path) -> LoadedFile:
-    """Load and clean one file. Raises LoadError with a one-line reason for anything it cannot use."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
-        supported = ", ".join(sorted(LOADERS))
+def load(path: Path, kind: str | None = None, ocr_language: str | None = None) -> LoadedFile:
+    """Load and clean one file as `kind` (default: by its extension); PDF pages without text go through OCR
+    when `ocr_language` is set. Raises LoadError with a one-line reason for anything it cannot use."""
+    kind = kind or kind_of(path)
+    if kind is None or kind not in LOADERS:
+        supported = ", ".join(sorted(EXTENSIONS))
         raise LoadError(f"has an unsupported file type '{path.suffix or '(none)'}' (supported: {supported})")
     if not path.is_file():
         raise LoadError("is not a readable file")
     if path.stat().st_size == 0:
         raise LoadError("is empty (0 bytes)")
-    loaded = loader(path)
+    loaded = load_pdf(path, ocr_language) if kind == "pdf" else LOADERS[kind](path)
     if not any(section.text.strip() for section in loaded.sections):
         raise LoadError("contains no text")
     return loaded

@@ -78,9 +78,9 @@ BAD_FILES = [
     ("not-a-pdf.pdf", lambda p: p.write_text("just some words"), "not a readable PDF"),
     ("locked.pdf", lambda p: write_text_pdf(p, ["Secret plans."], user_password="s3cret"), "encrypted with a password"),
     ("scan.pdf", lambda p: write_scanned_pdf(p), "no text layer"),
-    ("latin1.txt", lambda p: p.write_bytes("caf\xe9 cr\xe8me".encode("latin-1")), "not UTF-8"),
     ("binary.txt", lambda p: p.write_bytes(b"\x7fELF\x00\x00\x01binary"), "binary file"),
-    ("report.docx", lambda p: p.write_bytes(b"PK\x03\x04"), "unsupported file type '.docx'"),
+    ("report.docx", lambda p: p.write_bytes(b"PK\x03\x04"), "is not a readable DOCX"),
+    ("slides.pptx", lambda p: p.write_bytes(b"PK\x03\x04"), "unsupported file type '.pptx'"),
     ("README", lambda p: p.write_text("no extension"), "unsupported file type '(none)'"),
 ]
 
@@ -94,3 +94,54 @@ def test_bad_files_get_a_one_line_reason(tmp_path: Path, name: str, make, reason
     message = str(caught.value)
     assert reason in message
     assert "\n" not in message
+
+
+def write_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Office guide", level=1)
+    document.add_paragraph("Welcome to the office.")
+    document.add_heading("Keys", level=2)
+    document.add_paragraph("Spare keys are kept in the red box at reception.")
+    document.add_paragraph("Ask the caretaker first", style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    for row, (room, floor) in zip(table.rows, [("Room", "Floor"), ("Library", "3")], strict=True):
+        row.cells[0].text, row.cells[1].text = room, floor
+    document.save(str(path))
+    return path
+
+
+def test_docx_sections_keep_headings_lists_and_tables_in_order(tmp_path: Path) -> None:
+    loaded = load(write_docx(tmp_path / "guide.docx"))
+    assert [s.heading for s in loaded.sections] == ["Office guide", "Office guide > Keys"]
+    keys = loaded.sections[1].text
+    assert keys.index("red box") < keys.index("- Ask the caretaker first") < keys.index("Room | Floor")
+    assert "Library | 3" in keys
+
+
+def test_csv_rows_name_their_columns(tmp_path: Path) -> None:
+    path = tmp_path / "rooms.csv"
+    path.write_text("room;floor;note\nLibrary;3;quiet\nCanteen;0;\n", encoding="utf-8")
+    text = load(path).sections[0].text
+    assert text.splitlines() == ["room: Library; floor: 3; note: quiet", "room: Canteen; floor: 0"]
+
+
+def test_scanned_pages_are_read_with_ocr(tmp_path: Path) -> None:
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1400, 300), "white")
+    font = ImageFont.load_default(size=56)
+    ImageDraw.Draw(image).text((40, 100), "The archive opens at nine.", fill="black", font=font)
+    image.save(tmp_path / "scan.png")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(tmp_path / "scan.png"), x=10, y=20, w=190)
+    pdf.output(str(tmp_path / "scan.pdf"))
+
+    with pytest.raises(LoadError, match="turn on RAG_OCR"):
+        load(tmp_path / "scan.pdf")
+    loaded = load(tmp_path / "scan.pdf", ocr_language="eng")
+    assert loaded.sections[0].page == 1
+    assert "archive opens at nine" in loaded.sections[0].text
