@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from ingest.chunk import Chunker
-from ingest.loaders import LoadedFile, LoadError, load
+from ingest.loaders import LoadedFile, LoadError, kind_of, load
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
@@ -51,6 +51,7 @@ class Indexer:
         chunk_size: int,
         chunk_overlap: int,
         keywords: KeywordIndex | None = None,
+        ocr_language: str | None = None,
     ) -> None:
         if chunk_size > embedder.max_tokens:
             raise ValueError(
@@ -61,19 +62,34 @@ class Indexer:
         self.store = store
         self.embedder = embedder
         self.keywords = keywords  # brought in step with the store after each ingestion and delete
+        self.ocr_language = ocr_language  # None: no OCR of PDF pages without text
         self.chunker = Chunker(embedder.tokenizer(), chunk_size, chunk_overlap)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Indexer":
         embedder = SentenceTransformerEmbedder.from_settings(settings)
         keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
-        return cls(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords)
+        ocr_language = settings.ocr_language if settings.ocr else None
+        store = Store.open(settings)
+        return cls(store, embedder, settings.chunk_size, settings.chunk_overlap, keywords, ocr_language)
 
-    def ingest(self, path: Path, source: str, on_progress: Progress | None = None) -> IngestResult:
-        """Ingest one file; raises LoadError with a one-line reason."""
-        _, outcome = next(iter(self.ingest_files([(path, source)], on_progress)))
-        if isinstance(outcome, LoadError):
-            raise outcome
+    def ingest(
+        self,
+        path: Path,
+        source: str,
+        on_progress: Progress | None = None,
+        *,
+        kind: str | None = None,
+        force: bool = False,
+        ingested_by: str | None = None,
+    ) -> IngestResult:
+        """Ingest one file (as `kind`, default by extension; `force` re-reads an unchanged file);
+        raises LoadError with a one-line reason."""
+        prepared = self.prepare(path, source, kind=kind, force=force, ingested_by=ingested_by)
+        if isinstance(prepared, IngestResult):
+            return prepared
+        (_, outcome), *_ = list(self._write_in_batches([(source, prepared)], on_progress))
+        assert isinstance(outcome, IngestResult)
         return outcome
 
     def ingest_files(
@@ -122,21 +138,36 @@ class Indexer:
         if self.keywords is not None:
             self.keywords.sync(self.store)
 
-    def prepare(self, path: Path, source: str) -> PreparedFile | IngestResult:
+    def prepare(
+        self, path: Path, source: str, *, kind: str | None = None, force: bool = False, ingested_by: str | None = None
+    ) -> PreparedFile | IngestResult:
         """Load and chunk a file, or report it unchanged when the store already has this exact content."""
         sha256 = file_sha256(path)
         existing = self.store.document(source)
-        if existing is not None and existing.sha256 == sha256:
+        if existing is not None and existing.sha256 == sha256 and not force:
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
-        return self.prepare_loaded(load(path), source, sha256, path.stat().st_size)
+        kind = kind or kind_of(path)
+        loaded = load(path, kind, self.ocr_language)
+        size = path.stat().st_size
+        return self.prepare_loaded(loaded, source, sha256, size, force=force, kind=kind, ingested_by=ingested_by)
 
-    def prepare_loaded(self, loaded: LoadedFile, source: str, sha256: str, size: int) -> PreparedFile | IngestResult:
+    def prepare_loaded(
+        self,
+        loaded: LoadedFile,
+        source: str,
+        sha256: str,
+        size: int,
+        *,
+        force: bool = False,
+        kind: str | None = None,
+        ingested_by: str | None = None,
+    ) -> PreparedFile | IngestResult:
         existing = self.store.document(source)
-        if existing is not None and existing.sha256 == sha256:
+        if existing is not None and existing.sha256 == sha256 and not force:
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
         chunks = self.chunker.split(loaded, source)
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        document = Document(source, sha256, loaded.pages, len(chunks), size, now)
+        document = Document(source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by)
         return PreparedFile(document, chunks, replaces=existing is not None)
 
     def write(

@@ -53,6 +53,8 @@ class Document:
     chunks: int
     size: int
     ingested_at: str
+    kind: str | None = None  # pdf, docx, html, markdown, csv, text
+    ingested_by: str | None = None  # the admin who uploaded it (None from the command line)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ def _document_from(metadata: dict[str, Any]) -> Document:
         chunks=int(metadata["chunks"]),
         size=int(metadata["size"]),
         ingested_at=str(metadata["ingested_at"]),
+        kind=metadata.get("kind"),
+        ingested_by=metadata.get("ingested_by"),
     )
 
 
@@ -219,6 +223,16 @@ class Store:
         self._bump_generation()
         for document, _, _ in documents:
             self.chunks.delete(where={"$and": [{"source": document.source}, {"sha256": {"$ne": document.sha256}}]})
+            surplus = [{"source": document.source}, {"sha256": document.sha256}, {"index": {"$gte": document.chunks}}]
+            self.chunks.delete(where={"$and": surplus})  # a re-ingestion of the same file into fewer chunks
+
+    def remove_uncommitted(self, source: str) -> None:
+        """Delete chunks of `source` that belong to no committed version (left by an interrupted ingestion)."""
+        document = self.document(source)
+        if document is None:
+            self.chunks.delete(where={"source": source})
+        else:
+            self.chunks.delete(where={"$and": [{"source": source}, {"sha256": {"$ne": document.sha256}}]})
 
     def delete_document(self, source: str) -> bool:
         """Remove a document and all its chunks. False when there was no such document."""
