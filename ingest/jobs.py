@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Literal
 
 from ingest.index import Indexer
 from ingest.loaders import LoadError
+from rag.store import Store
 
 State = Literal["queued", "running", "done", "failed"]
 MAX_ATTEMPTS = 2
@@ -164,10 +166,13 @@ class JobQueue:
 class Worker(threading.Thread):
     """Runs queued jobs one at a time with an Indexer; start one per app process (a daemon thread)."""
 
-    def __init__(self, queue: JobQueue, indexer: Indexer, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, queue: JobQueue, indexer: Indexer, reopen: Callable[[], Store], poll_seconds: float = 0.5
+    ) -> None:
         super().__init__(name="ingest-worker", daemon=True)
         self.queue = queue
         self.indexer = indexer
+        self.reopen = reopen  # a fresh view of the store, for when another process wrote to it
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
 
@@ -189,6 +194,8 @@ class Worker(threading.Thread):
         job = self.queue.claim()
         if job is None:
             return False
+        if self.indexer.store.changed_elsewhere():  # e.g. `python -m ingest` wrote to the same folder
+            self.indexer.store = self.reopen()
 
         def report(done: int, total: int) -> None:
             self.queue.progress(job.id, done, total, f"embedding chunks {done}/{total}")

@@ -6,9 +6,9 @@ import zipfile
 from pathlib import Path
 
 import docx
-from lxml import etree
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
+from lxml import etree
 
 MAX_UNZIPPED = 256 * 2**20  # a DOCX whose parts claim more than this is refused (zip bomb)
 MAX_RATIO = 200  # nor one whose part expands more than this (text compresses about 5-10x)

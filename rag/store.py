@@ -27,6 +27,7 @@ from chromadb.config import Settings as ChromaSettings
 from rag.settings import Settings
 
 MAX_BATCH = 5000  # Chroma rejects batches over 5,461 records
+_WRITTEN_HERE: set[str] = set()  # generations written by this process (not "changes made elsewhere")
 OVERFETCH = 10  # extra hits asked for, to make up for stale chunks filtered out after a crash
 
 
@@ -160,12 +161,16 @@ class Store:
         return str(metadata.get("generation", ""))
 
     def _bump_generation(self) -> None:
-        self.docs.modify(metadata={"generation": uuid.uuid4().hex})
-        self._generation_seen = self.generation()
+        generation = uuid.uuid4().hex
+        _WRITTEN_HERE.add(generation)
+        self.docs.modify(metadata={"generation": generation})
+        self._generation_seen = generation
 
     def changed_elsewhere(self) -> bool:
-        """True when another process changed the documents since this store was opened (or last wrote)."""
-        return self.generation() != self._generation_seen
+        """True when another process changed the documents since this store was opened (or last wrote);
+        writes by this process (e.g. the app's ingestion worker) are seen without reopening."""
+        generation = self.generation()
+        return generation != self._generation_seen and generation not in _WRITTEN_HERE
 
     def bind(self, embedder_name: str, dimension: int) -> None:
         """Record the embedder in a new store, or refuse one whose vectors came from another embedder."""

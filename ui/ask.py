@@ -1,0 +1,92 @@
+"""The Ask page: chat with the documents, answers streamed, each followed by its sources."""
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from rag.models import ModelNotFoundError
+from rag.pipeline import RagPipeline, Source
+from ui import resources
+
+EMPTY_STORE_HELP = (
+    "**No documents yet.** An admin can upload files on the Admin page, or add files or folders from a "
+    "terminal in the project folder:\n\n```\n.venv/bin/python -m ingest add path/to/your/files\n```"
+)
+
+
+def show_sources(sources: list[Source], searched_for: str | None = None) -> None:
+    """The passages the answer was given, and the standalone query when a follow-up was rewritten."""
+    if not sources and not searched_for:
+        return
+    with st.expander(f"Sources ({len(sources)})"):
+        if searched_for:
+            st.caption(f"Searched for: {searched_for}")
+        for number, source in enumerate(sources, start=1):
+            where = source.source if source.page is None else f"{source.source}, page {source.page}"
+            st.markdown(f"**[{number}] {where}** · relevance {source.score:.2f}")
+            st.text(source.text)
+
+
+def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
+    settings = pipeline.settings
+    with st.sidebar:
+        st.header("Answer settings")
+        options = {
+            "top_k": st.slider("Passages to retrieve (top-k)", 1, 20, settings.top_k),
+            "temperature": st.slider("Temperature (0 = greedy)", 0.0, 1.5, settings.temperature, 0.05),
+            "max_new_tokens": st.slider("Max answer tokens", 16, 1024, settings.max_new_tokens, 16),
+        }
+        documents = len(pipeline.store.documents())
+        model = Path(pipeline.generator.name).name
+        mode = settings.retrieval_mode
+        st.caption(f"{documents} document{'s' * (documents != 1)} · model `{model}` · {mode} retrieval")
+        if st.button("Clear conversation"):
+            st.session_state.messages = []
+    return options
+
+
+def show_history() -> None:
+    for message in st.session_state.messages:
+        with st.chat_message(message["role"]):
+            st.markdown(message["content"])
+            show_sources(message.get("sources", []), message.get("searched_for"))
+
+
+def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -> None:
+    st.session_state.messages.append({"role": "user", "content": question})
+    with st.chat_message("user"):
+        st.markdown(question)
+    history = [m["turn"] for m in st.session_state.messages if "turn" in m]
+    with st.chat_message("assistant"):
+        answer = pipeline.answer(question, history=history, **options)
+        st.write_stream(answer.stream())
+        searched_for = answer.query if answer.query != question else None
+        show_sources(answer.sources, searched_for)
+    st.session_state.messages.append(
+        {
+            "role": "assistant",
+            "content": answer.text,
+            "sources": answer.sources,
+            "searched_for": searched_for,
+            "turn": answer.turn(),
+        }
+    )
+
+
+def render() -> None:
+    st.title("Ask your documents")
+    try:
+        pipeline = resources.pipeline()
+    except ModelNotFoundError as err:
+        st.error(str(err))
+        st.stop()
+    st.session_state.setdefault("messages", [])
+    options = sidebar_options(pipeline)
+    empty = pipeline.store.is_empty()
+    if empty:
+        st.info(EMPTY_STORE_HELP)
+    show_history()
+    question = st.chat_input("Ask a question about your documents", disabled=empty)
+    if question and question.strip():
+        answer_turn(pipeline, question.strip(), options)

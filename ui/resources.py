@@ -1,0 +1,48 @@
+"""What the app loads once per process and shares between sessions: settings, models, users, the ingest worker."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from ingest.index import Indexer
+from ingest.jobs import JobQueue, Worker
+from rag.models import quiet_model_loading
+from rag.pipeline import RagPipeline
+from rag.settings import Settings
+from rag.store import Store
+from rag.users import UserStore
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return Settings()
+
+
+@st.cache_resource(show_spinner="Loading the models (first start only)...")
+def pipeline() -> RagPipeline:
+    quiet_model_loading()
+    return RagPipeline.from_settings(settings())
+
+
+@st.cache_resource
+def users() -> UserStore:
+    s = settings()
+    store = UserStore(s.app_db, s.login_attempts, timedelta(minutes=s.lockout_minutes))
+    if s.admin_password is not None:
+        store.ensure_admin(s.admin_password.get_secret_value())
+    return store
+
+
+@st.cache_resource
+def job_queue() -> JobQueue:
+    return JobQueue(settings().app_db)
+
+
+@st.cache_resource(show_spinner="Starting the ingestion worker...")
+def worker() -> Worker:
+    """One background worker per app process: it survives page reloads and restarts with the app."""
+    s = settings()
+    indexer = Indexer.from_settings(s)  # its own embedder: tokenizers are not safe to share between threads
+    running = Worker(job_queue(), indexer, reopen=lambda: Store.open(s, fresh=True))
+    running.start()
+    return running
