@@ -12,6 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# Tesseract reads scanned PDF pages (RAG_OCR).
+RUN apt-get update && apt-get install -y --no-install-recommends tesseract-ocr \
+    && rm -rf /var/lib/apt/lists/*
+
 # torch from the PyTorch CPU index first: PyPI's default torch wheel is the multi-GB CUDA build.
 # requirements.txt pins torch==2.13.0, which the CPU build (2.13.0+cpu) satisfies, so it is not replaced.
 COPY requirements.txt .

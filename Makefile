@@ -5,13 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test models lint bench chromium clean
+.PHONY: run test models lint bench chromium ocr clean
 
-run: models
+run: models ocr
 	$(PY) -m ingest add --if-empty docs
 	$(PY) -m streamlit run app.py
 
-test: $(VENV)/.dev models chromium
+test: $(VENV)/.dev models chromium ocr
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
@@ -34,6 +34,10 @@ $(VENV)/.runtime: requirements.txt
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# Scanned PDF pages are read with Debian's tesseract-ocr (RAG_OCR); without it they are refused with a message.
+ocr:
+	@command -v tesseract >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tesseract-ocr; }
 
 # The browser test drives Debian's chromium (Playwright's own browser download is not used).
 chromium:

@@ -106,9 +106,13 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> Upload:
     return Upload(clean, detect_kind(data, clean), hashlib.sha256(data).hexdigest(), len(data))
 
 
+def original_folder(upload: Upload) -> str:
+    return upload.sha256[:32]
+
+
 def store_original(originals: Path, upload: Upload, data: bytes) -> Path:
     """Keep the file as received, under a folder named by its content hash (written atomically)."""
-    folder = originals / upload.sha256[:32]
+    folder = originals / original_folder(upload)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / upload.name
     partial = folder / f".{upload.name}.partial"
@@ -126,7 +130,8 @@ def submit_upload(
     same = [d.source for d in store.documents() if d.sha256 == upload.sha256]
     if same:
         raise UploadError(f"{upload.name} has the same content as '{same[0]}', already in the knowledge base: skipped")
-    queued = [j.source for j in queue.jobs(1000) if j.state in ("queued", "running") and upload.sha256 in j.path]
+    pending = [j for j in queue.jobs(1000) if j.state in ("queued", "running")]
+    queued = [j.source for j in pending if Path(j.path).parent.name == original_folder(upload)]
     if queued:
         raise UploadError(f"{upload.name} has the same content as '{queued[0]}', already queued: skipped")
     original = store_original(originals, upload, data)

@@ -129,3 +129,20 @@ def write_scanned_pdf(path: Path, pages: int = 2) -> Path:
         pdf.line(20, 120, 180, 200)
     pdf.output(str(path))
     return path
+
+
+def write_docx(path: Path) -> Path:
+    """A Word document with two headings, a list item and a table."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Office guide", level=1)
+    document.add_paragraph("Welcome to the office.")
+    document.add_heading("Keys", level=2)
+    document.add_paragraph("Spare keys are kept in the red box at reception.")
+    document.add_paragraph("Ask the caretaker first", style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    for row, (room, floor) in zip(table.rows, [("Room", "Floor"), ("Library", "3")], strict=True):
+        row.cells[0].text, row.cells[1].text = room, floor
+    document.save(str(path))
+    return path

@@ -45,25 +45,38 @@ def upload_section() -> None:
             st.success(f"{file.name}: queued as job {job}")
 
 
+STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "done": ":material/check_circle:",
+               "failed": ":material/error:"}  # fmt: skip
+
+
 @st.fragment(run_every=2)
 def jobs_section() -> None:
     """Refreshes itself every 2 s while the rest of the page stays as it is."""
     st.subheader("Ingestion jobs")
-    jobs = resources.job_queue().jobs(50)
+    jobs = resources.job_queue().jobs(20)
     if not jobs:
         st.caption("No uploads yet.")
         return
-    rows = [
-        {"job": j.id, "file": j.source, "state": j.state, "progress": 1.0 if j.state == "done" else j.fraction,
-         "details": j.message, "by": j.submitted_by or "", "updated": j.updated_at}
-        for j in jobs
-    ]  # fmt: skip
-    progress = st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)
-    st.dataframe(rows, hide_index=True, column_config={"progress": progress}, key="jobs-table")
+    finished = sum(job.state in ("done", "failed") for job in jobs)
+    if st.session_state.setdefault("finished_jobs", finished) != finished:
+        st.session_state.finished_jobs = finished
+        st.rerun(scope="app")  # a job ended: show the documents table as it is now
+    for job in jobs:
+        name, state, details = st.columns([3, 1, 4])
+        name.markdown(f"**{job.source}**  \n{job.submitted_by or 'command line'} · {job.updated_at}")
+        state.markdown(f"{STATE_ICONS[job.state]} {job.state}")
+        if job.state == "running":
+            details.progress(job.fraction, text=job.message or "starting")
+        elif job.state == "failed":
+            details.error(job.message)
+        else:
+            details.caption(job.message)
 
 
 def documents_section() -> None:
     st.subheader("Documents")
+    if "flash" in st.session_state:  # the outcome of the action that triggered this rerun
+        st.success(st.session_state.pop("flash"))
     worker = resources.worker()
     documents = worker.indexer.store.documents()
     if not documents:
@@ -75,7 +88,7 @@ def documents_section() -> None:
          "by": d.ingested_by or "command line"}
         for d in documents
     ]  # fmt: skip
-    st.dataframe(rows, hide_index=True, key="documents-table")
+    st.table(rows)
     chosen = st.selectbox("Document", [d.source for d in documents], key="chosen-document")
     document = next(d for d in documents if d.source == chosen)
     original = original_path(document)
@@ -83,7 +96,7 @@ def documents_section() -> None:
     if delete.button("Delete", key="delete-document"):
         worker.indexer.delete(document.source)
         shutil.rmtree(original.parent, ignore_errors=True)
-        st.success(f"Deleted {document.source}")
+        st.session_state.flash = f"Deleted {document.source}"
         st.rerun()
     if reingest.button("Re-ingest", key="reingest-document", disabled=not original.is_file()):
         user = current_user()

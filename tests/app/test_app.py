@@ -59,3 +59,65 @@ def test_a_chat_turn_streams_an_answer_with_its_sources(handbook_env: dict[str, 
     assert len(app.chat_message) == 6  # earlier turns stay in the history
     assert app.chat_message[5].markdown[0].value == "I don't know based on the provided documents."
     assert not app.chat_message[5].expander  # nothing relevant, nothing rewritten: no sources
+
+
+def test_login_required_for_readers_when_configured(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("RAG_READER_ACCESS", "login")
+    monkeypatch.setenv("RAG_ADMIN_PASSWORD", "admin-pass-1")
+    monkeypatch.setenv("RAG_LOGIN_ATTEMPTS", "2")
+    app = start_app()
+    assert app.info[0].value == "Sign in to ask questions."
+    assert not app.chat_input  # nothing to ask with before signing in
+
+    def sign_in(password: str) -> None:
+        app.text_input(key="login-name-main").set_value("admin")
+        app.text_input(key="login-password-main").set_value(password)
+        app.button[0].click().run()
+
+    sign_in("wrong one")
+    assert app.error[0].value == "Wrong user name or password."
+    sign_in("wrong two")
+    sign_in("admin-pass-1")  # right, but locked after 2 failures
+    assert "Too many failed logins for 'admin'" in app.error[0].value
+    assert not app.chat_input
+
+
+def admin_page_as(role: str | None) -> None:
+    """Renders the Admin page for a session signed in with `role` (None: anonymous)."""
+    import streamlit as st
+
+    from rag.users import User
+    from ui import admin
+
+    if role is not None:
+        st.session_state.user = User("someone", role, "now")  # type: ignore[arg-type]
+    admin.render()
+
+
+@pytest.mark.parametrize("role", [None, "reader"])
+def test_admin_page_never_renders_for_others(
+    role: str | None, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    st.cache_resource.clear()
+    app = AppTest.from_function(admin_page_as, args=(role,), default_timeout=300)
+    app.run()
+    assert app.error[0].value == "This page is for admins."
+    assert not app.get("file_uploader") and not app.title
+
+
+def test_admin_page_renders_for_admins(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    st.cache_resource.clear()
+    app = AppTest.from_function(admin_page_as, args=("admin",), default_timeout=300)
+    app.run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Admin"
+    assert app.get("file_uploader")
+    assert [s.value for s in app.subheader] == ["Upload", "Ingestion jobs", "Documents"]

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import LoadError, load, markdown_sections
-from tests.helpers import HANDBOOK_SECTIONS, write_scanned_pdf, write_text_pdf
+from tests.helpers import HANDBOOK_SECTIONS, write_docx, write_scanned_pdf, write_text_pdf
 
 
 def test_pdf_sections_carry_one_based_physical_pages(handbook_pdf: Path) -> None:
@@ -94,22 +94,6 @@ def test_bad_files_get_a_one_line_reason(tmp_path: Path, name: str, make, reason
     message = str(caught.value)
     assert reason in message
     assert "\n" not in message
-
-
-def write_docx(path: Path) -> Path:
-    import docx
-
-    document = docx.Document()
-    document.add_heading("Office guide", level=1)
-    document.add_paragraph("Welcome to the office.")
-    document.add_heading("Keys", level=2)
-    document.add_paragraph("Spare keys are kept in the red box at reception.")
-    document.add_paragraph("Ask the caretaker first", style="List Bullet")
-    table = document.add_table(rows=2, cols=2)
-    for row, (room, floor) in zip(table.rows, [("Room", "Floor"), ("Library", "3")], strict=True):
-        row.cells[0].text, row.cells[1].text = room, floor
-    document.save(str(path))
-    return path
 
 
 def test_docx_sections_keep_headings_lists_and_tables_in_order(tmp_path: Path) -> None:

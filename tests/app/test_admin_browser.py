@@ -1,0 +1,112 @@
+"""Admins and readers in a real browser (Debian's chromium via Playwright) against `streamlit run app.py`:
+an admin uploads a PDF and a DOCX, watches the jobs finish, sees and deletes documents; readers and anonymous
+visitors never get the Admin page; a reader's answer cites the uploaded PDF."""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from rag.users import UserStore
+from tests.app.test_browser import CHROMIUM_ARGS, REPO, free_port, wait_until_healthy
+from tests.helpers import write_docx
+
+LONG = 180_000  # ms: the first page load also loads the models
+UPLOADER = '[data-testid="stFileUploader"]'
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path, models_dir: Path) -> Iterator[str]:
+    data = tmp_path / "data"
+    UserStore(data / "app.db").add("rita", "reader-pass-1", "reader")
+    env = os.environ | {
+        "RAG_DATA_DIR": str(data),
+        "RAG_MODELS_DIR": str(models_dir),
+        "RAG_ADMIN_PASSWORD": "admin-pass-1",
+    }
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def sign_in(page: Page, name: str, password: str) -> None:
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("textbox", name="User name").fill(name)
+    sidebar.get_by_role("textbox", name="Password").fill(password)
+    sidebar.get_by_role("button", name="Sign in").click()
+    expect(sidebar.get_by_text(f"Signed in as {name}")).to_be_visible(timeout=LONG)
+
+
+def sign_out(page: Page) -> None:
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=LONG)
+
+
+def admin_link(page: Page) -> object:
+    return page.locator('[data-testid="stSidebarNav"]').get_by_text("Admin")
+
+
+@pytest.mark.browser
+def test_admin_uploads_and_manages_documents_readers_cannot(empty_app: str, handbook_pdf: Path, tmp_path: Path) -> None:
+    docx_file = write_docx(tmp_path / "office-guide.docx")
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+
+        page.goto(f"{empty_app}/admin")  # anonymous, typing the Admin URL
+        expect(page.get_by_text("Page not found")).to_be_visible(timeout=LONG)
+        page.keyboard.press("Escape")
+        expect(page.get_by_text("No documents yet")).to_be_visible(timeout=LONG)
+        expect(page.get_by_role("heading", name="Admin")).to_have_count(0)
+        expect(page.locator(UPLOADER)).to_have_count(0)
+
+        sign_in(page, "rita", "reader-pass-1")
+        expect(admin_link(page)).to_have_count(0)  # type: ignore[attr-defined]
+        expect(page.locator(UPLOADER)).to_have_count(0)
+        sign_out(page)
+
+        sign_in(page, "admin", "admin-pass-1")
+        admin_link(page).click()  # type: ignore[attr-defined]
+        expect(page.get_by_role("heading", name="Admin")).to_be_visible(timeout=LONG)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([handbook_pdf, docx_file])
+        page.get_by_role("button", name="Ingest").click()
+        expect(page.get_by_text("handbook.pdf: queued as job")).to_be_visible(timeout=LONG)
+        expect(page.get_by_text("office-guide.docx: queued as job")).to_be_visible(timeout=LONG)
+        expect(page.get_by_text("added: 6 pages")).to_be_visible(timeout=LONG)  # the PDF's job is done
+        expect(page.get_by_text("added: ").nth(1)).to_be_visible(timeout=LONG)  # and the DOCX's
+
+        table = page.locator('[data-testid="stTable"]')
+        expect(table).to_contain_text("office-guide.docx", timeout=LONG)
+        expect(table).to_contain_text("handbook.pdf")
+        chooser = page.get_by_role("combobox", name="Document")
+        chooser.click()
+        chooser.fill("office-guide")
+        chooser.press("Enter")
+        expect(chooser).to_have_value("office-guide.docx")
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text("Deleted office-guide.docx")).to_be_visible(timeout=LONG)
+        expect(page.locator('[data-testid="stTable"]')).not_to_contain_text("office-guide.docx", timeout=LONG)
+        sign_out(page)
+
+        sign_in(page, "rita", "reader-pass-1")
+        box = page.locator('[data-testid="stChatInput"] textarea')
+        box.fill("How much does a monthly parking permit cost?")
+        box.press("Enter")
+        sources = page.get_by_text("Sources (")
+        sources.wait_for(timeout=LONG)
+        sources.click()
+        expect(page.get_by_text("handbook.pdf, page 3")).to_be_visible()
+        browser.close()

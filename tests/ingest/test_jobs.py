@@ -1,0 +1,101 @@
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ingest.index import Indexer
+from ingest.jobs import JobQueue, Worker, wait_for
+from ingest.uploads import UploadError, submit_upload
+from rag.embedder import SentenceTransformerEmbedder
+from rag.keyword import KeywordIndex
+from rag.settings import Settings
+from rag.store import Store
+from tests.helpers import write_text_pdf
+
+
+def make_worker(settings: Settings, embedder: SentenceTransformerEmbedder) -> Worker:
+    keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
+    indexer = Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords, "eng")
+    return Worker(JobQueue(settings.app_db), indexer, reopen=lambda: Store.open(settings, fresh=True))
+
+
+def test_a_job_runs_to_done_with_progress_and_user(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder)
+    pdf = write_text_pdf(tmp_path / "rules.pdf", ["Visitors sign the book at the desk. " * 30] * 2)
+    job_id = worker.queue.submit("rules.pdf", pdf, "pdf", "ada")
+    assert worker.queue.job(job_id).state == "queued"
+    assert worker.run_one() is True
+    job = worker.queue.job(job_id)
+    assert (job.state, job.message) == ("done", f"added: 2 pages, {job.total} chunks")
+    assert job.done == job.total > 0
+    document = worker.indexer.store.document("rules.pdf")
+    assert document is not None and (document.kind, document.ingested_by) == ("pdf", "ada")
+    assert worker.indexer.keywords is not None and worker.indexer.keywords.search("visitors", 3)
+    assert worker.run_one() is False  # nothing left
+
+
+def test_a_bad_file_fails_with_its_reason_and_writes_nothing(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder)
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 40)
+    job_id = worker.queue.submit("broken.pdf", bad, "pdf")
+    worker.run_one()
+    job = worker.queue.job(job_id)
+    assert job.state == "failed" and job.message.startswith("broken.pdf is not a readable PDF")
+    assert worker.indexer.store.is_empty()
+
+
+def test_jobs_of_a_dead_process_are_requeued_once_then_failed(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder)
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe boiler is serviced every May.\n")
+    job_id = worker.queue.submit("note.md", note, "markdown")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for attempt in (1, 2):
+        claimed = worker.queue.claim()
+        assert claimed is not None and claimed.attempts == attempt
+        with worker.queue._connect() as db:  # as if a process that has exited had claimed it
+            db.execute("UPDATE jobs SET pid = ? WHERE id = ?", (dead.pid, job_id))
+        worker.recover()
+    job = worker.queue.job(job_id)
+    assert job.state == "failed" and "interrupted 2 times" in job.message
+
+
+def test_the_worker_thread_picks_up_queued_jobs(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder)
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe boiler is serviced every May.\n")
+    job_id = worker.queue.submit("note.md", note, "markdown")  # queued before the worker starts
+    worker.start()
+    try:
+        assert wait_for(worker.queue, job_id, timeout=120).state == "done"
+    finally:
+        worker.stop()
+        worker.join(timeout=10)
+
+
+def test_uploads_are_stored_queued_and_duplicates_refused(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder)
+    store, queue = worker.indexer.store, worker.queue
+    options = {"store": store, "queue": queue, "originals": settings.originals_dir, "max_bytes": 10**6}
+    data = b"# Boiler\n\nThe boiler is serviced every May.\n"
+    job_id = submit_upload("../../boiler.md", data, user="ada", **options)  # type: ignore[arg-type]
+    job = queue.job(job_id)
+    assert job.source == "boiler.md" and Path(job.path).read_bytes() == data
+    assert Path(job.path).is_relative_to(settings.originals_dir)
+    with pytest.raises(UploadError, match="already queued"):
+        submit_upload("copy.md", data, user="ada", **options)  # type: ignore[arg-type]
+    worker.run_one()
+    with pytest.raises(UploadError, match=r"same content as 'boiler\.md', already in the knowledge base"):
+        submit_upload("again.md", data, user="ada", **options)  # type: ignore[arg-type]
