@@ -134,3 +134,26 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSO
         return
     for user in found:
         typer.echo(f"{user.name:24} {user.role:7} {user.created_at}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8001,
+) -> None:
+    """Serve the generator (RAG_GENERATOR_MODEL) as an OpenAI-compatible chat endpoint, e.g. as an eval judge."""
+    from rag.generator import TransformersGenerator
+    from rag.serve import make_server
+
+    quiet_model_loading()
+    try:
+        generator = TransformersGenerator.from_settings(Settings())
+    except ModelNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    server = make_server(generator, host, port)
+    typer.echo(f"Serving {generator.name} on http://{host}:{port}/v1 (Ctrl+C to stop)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.shutdown()

@@ -188,3 +188,18 @@ class TransformersGenerator:
                 raise RuntimeError(f"Generation failed: {failure[0]}") from failure[0]
 
         return TokenStream(pieces(), lambda: streamer.new_tokens)
+
+    def complete_json(self, messages: Messages, schema: dict[str, Any], *, max_new_tokens: int) -> str:
+        """A greedy reply constrained to JSON valid for `schema` (cut short at `max_new_tokens`, it may be
+        incomplete: callers check it)."""
+        from transformers import LogitsProcessorList
+
+        from rag.constrained import JsonSchemaLogitsProcessor
+
+        inputs = self.encode(messages)
+        prompt_length = int(inputs["input_ids"].shape[1])
+        constrained = JsonSchemaLogitsProcessor(self.tokenizer, schema, prompt_length)
+        kwargs = inputs | self.generation_args(max_new_tokens, 0.0, 1.0)
+        with torch.inference_mode():
+            output = self.model.generate(**kwargs, logits_processor=LogitsProcessorList([constrained]))
+        return str(self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)).strip()
