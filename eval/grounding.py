@@ -1,0 +1,75 @@
+"""A deterministic grounding check (no judge model): is each sentence of an answer backed by the passages?
+
+A claim (one sentence of the answer) counts as supported when
+- every number in it appears in the passages,
+- every name in it (a capitalised word not opening the sentence) appears in the passages, and
+- it is close in meaning to some passage sentence (embedding cosine >= `min_similarity`) or most of its content
+  words occur in one passage sentence.
+It is a cheap signal of copying from the context, not a judgement of truth; it is reported as
+`grounding_check`, never as faithfulness.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embedder import Embedder
+from rag.settings import ABSTAIN_ANSWER
+
+MIN_SIMILARITY = 0.6
+MIN_WORD_OVERLAP = 0.7
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+_CITATION = re.compile(r"\[\d+\]")
+_STOP = frozenset(
+    re.findall(r"\w+", "the a an of to in on at for and or is are was were be it this that with by as from")
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    supported: bool
+    reason: str  # why not, or "supported"
+
+
+def split_claims(answer: str) -> list[str]:
+    cleaned = _CITATION.sub("", answer)
+    return [s.strip() for s in _SENTENCES.split(cleaned) if len(_WORD.findall(s)) >= 2]
+
+
+def _names(sentence: str) -> set[str]:
+    words = _WORD.findall(sentence)
+    return {w for w in words[1:] if w[0].isupper()}
+
+
+def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> tuple[float | None, list[Claim]]:
+    """(share of supported claims, the claims); (None, []) for an abstention or an answer without claims."""
+    if answer.strip() == ABSTAIN_ANSWER or not passages:
+        return None, []
+    claims = split_claims(answer)
+    if not claims:
+        return None, []
+    context = "\n".join(passages)
+    lowered = context.lower()
+    context_sentences = [s for p in passages for s in split_claims(p)] or passages
+    similarity = embedder.embed(claims) @ embedder.embed(context_sentences).T
+    context_words = [{w.lower() for w in _WORD.findall(s)} for s in context_sentences]
+    checked = []
+    for number, claim in enumerate(claims):
+        missing_numbers = [n for n in _NUMBER.findall(claim) if n not in context]
+        missing_names = sorted(n for n in _names(claim) if n.lower() not in lowered)
+        words = {w.lower() for w in _WORD.findall(claim)} - _STOP
+        overlap = max((len(words & ws) / len(words) for ws in context_words), default=0.0) if words else 1.0
+        close = float(np.max(similarity[number])) >= MIN_SIMILARITY or overlap >= MIN_WORD_OVERLAP
+        if missing_numbers:
+            checked.append(Claim(claim, False, f"numbers not in the passages: {', '.join(missing_numbers)}"))
+        elif missing_names:
+            checked.append(Claim(claim, False, f"names not in the passages: {', '.join(missing_names)}"))
+        elif not close:
+            checked.append(Claim(claim, False, "no passage sentence says this"))
+        else:
+            checked.append(Claim(claim, True, "supported"))
+    return sum(c.supported for c in checked) / len(checked), checked
