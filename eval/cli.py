@@ -116,3 +116,130 @@ def retrieval(
             reports = run_synthetic(settings, synthetic_chunks or 0, modes)  # type: ignore[arg-type]
         for report in reports:
             typer.echo(json.dumps(report) if as_json else "  ".join(f"{k} {v}" for k, v in report.items()))
+
+
+@app.command("squad-set")
+def squad_set(
+    squad: Annotated[Path, typer.Argument(help="A SQuAD-format file (.json or .json.gz).")],
+    out_set: Annotated[Path, typer.Option(help="Where to write the questions (JSONL).")],
+    out_docs: Annotated[Path, typer.Option(help="Folder for the documents, one .txt per context, to ingest.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="A seeded sample of this many questions.")] = None,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Turn a SQuAD file into an eval set plus the documents it is about (then `python -m ingest add` them)."""
+    from eval.sets import load_squad, save_set
+
+    documents, items = load_squad(squad, limit, seed)
+    out_docs.mkdir(parents=True, exist_ok=True)
+    for doc_id, text in documents.items():
+        (out_docs / f"{doc_id}.txt").write_text(text, encoding="utf-8")
+    save_set(items, out_set)
+    typer.echo(f"{len(items)} questions -> {out_set}; {len(documents)} documents -> {out_docs}")
+
+
+@app.command("make-set")
+def make_set_command(
+    out: Annotated[Path, typer.Option(help="Where to write the questions (JSONL).")],
+    count: Annotated[int, typer.Option(min=1, help="How many questions.")] = 20,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Build a set deterministically from the documents in the store (each item records how it was made)."""
+    from eval.sets import make_set, save_set
+    from rag.store import Store
+
+    items = make_set(Store.open(Settings()), count, seed)
+    if not items:
+        typer.echo("error: the store has no documents to build questions from", err=True)
+        raise typer.Exit(1)
+    save_set(items, out)
+    typer.echo(f"{len(items)} questions -> {out}")
+
+
+@app.command("run")
+def run_command(
+    question_set: Annotated[Path, typer.Option("--set", help="An eval set (JSONL).")],
+    out: Annotated[Path, typer.Option(help="Folder for report.json and report.html.")],
+    judge: Annotated[
+        str, typer.Option(help="none; endpoint (RAG_JUDGE_BASE_URL/MODEL); local (RAG_JUDGE_MODEL served here).")
+    ] = "none",
+    metrics: Annotated[list[str] | None, typer.Option(help="RAGAS metrics (repeat); default all four.")] = None,
+) -> None:
+    """Answer every question with the real pipeline, score the answers, write the reports, record the run."""
+    report = evaluate(question_set, out, judge, metrics)
+    summary = "  ".join(f"{k} {v}" for k, v in report["summary"].items())
+    typer.echo(f"{summary}\nLLM metrics: {report['llm_metrics']}\n-> {out / 'report.json'}\n-> {out / 'report.html'}")
+
+
+def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None) -> dict:
+    """One evaluation run (also what `schedule` runs); exits with a message on a bad set."""
+    from eval.report import History, write_report
+    from eval.run import run_set
+    from eval.sets import SetError, load_set
+    from rag.models import quiet_model_loading
+    from rag.pipeline import RagPipeline
+
+    try:
+        items = load_set(question_set)
+    except (SetError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    quiet_model_loading()
+    settings = Settings()
+    chosen, problem = None, "no judge configured (--judge endpoint or local)"
+    if judge != "none":
+        from eval.judge import METRICS, JudgeUnavailableError, make_judge
+
+        unknown = sorted(set(metrics or []) - set(METRICS))
+        if unknown:
+            raise typer.BadParameter(f"unknown metrics {unknown}; choose from {METRICS}", param_hint="--metrics")
+        try:
+            chosen = make_judge(settings, judge, metrics)
+        except JudgeUnavailableError as err:
+            problem = str(err)
+            typer.echo(f"warning: LLM metrics not computed: {problem}", err=True)
+    report = run_set(settings, RagPipeline.from_settings(settings), items, question_set.name, chosen, problem)
+    write_report(report, out, History(settings.data_dir / "eval_history.db"))
+    return report
+
+
+@app.command()
+def schedule(
+    cron: Annotated[str, typer.Option(help="Crontab fields: 5 (minute hour day month weekday) or 6 (seconds first).")],
+    question_set: Annotated[Path, typer.Option("--set", help="An eval set (JSONL).")],
+    out_root: Annotated[Path, typer.Option(help="Each run writes its reports into a new folder here.")] = Path(
+        "data/eval-runs"
+    ),
+    judge: Annotated[str, typer.Option(help="none, endpoint or local (as for `run`).")] = "none",
+    runs: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many runs (default: run until stopped).")
+    ] = None,
+) -> None:
+    """Run the evaluation on a schedule (APScheduler, in this process) and keep every report."""
+    from datetime import datetime
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from eval.timing import cron_trigger
+
+    try:
+        trigger = cron_trigger(cron)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--cron") from err
+    scheduler = BlockingScheduler()
+    done = 0
+
+    def run_once() -> None:
+        nonlocal done
+        folder = out_root / datetime.now().strftime("%Y%m%d-%H%M%S")
+        report = evaluate(question_set, folder, judge, None)
+        done += 1
+        typer.echo(f"run {done}: {report['run_id']} -> {folder / 'report.html'}", err=True)
+        if runs is not None and done >= runs:
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(run_once, trigger, max_instances=1, coalesce=True)
+    typer.echo(f"Scheduled {question_set} at '{cron}' (Ctrl+C to stop)", err=True)
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        scheduler.shutdown(wait=False)

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     ocr: bool = Field(True, description="Read PDF pages without a text layer with Tesseract OCR.")
     ocr_language: str = Field("eng", pattern=r"^[a-z_+]{3,40}$", description="Tesseract language(s), e.g. eng+deu.")
 
+    judge_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the eval judge model.")
+    judge_model: str | None = Field(None, description="Judge model name at that endpoint, or a local model.")
+    judge_api_key: SecretStr | None = Field(None, description="API key for the judge endpoint, if it needs one.")
+    judge_max_tokens: int = Field(512, ge=16, le=8192, description="Longest judge reply.")
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
         if self.models_dir is None:
