@@ -7,13 +7,14 @@ the pages are in `ui/`.
 import streamlit as st
 
 from rag.users import User
-from ui import admin, ask, auth, resources
+from ui import admin, ask, auth, reports, resources
 
 
 def pages_for(user: User | None) -> list[st.Page]:
     pages = [st.Page(ask.render, title="Ask", icon=":material/chat:", url_path="ask", default=True)]
     if user is not None and user.role == "admin":
         pages.append(st.Page(admin.render, title="Admin", icon=":material/settings:", url_path="admin"))
+        pages.append(st.Page(reports.render, title="Reports", icon=":material/monitoring:", url_path="reports"))
     return pages
 
 

@@ -121,3 +121,40 @@ def test_admin_page_renders_for_admins(tmp_path: Path, models_dir: Path, monkeyp
     assert app.title[0].value == "Admin"
     assert app.get("file_uploader")
     assert [s.value for s in app.subheader] == ["Upload", "Ingestion jobs", "Documents"]
+
+
+def reports_page_as(role: str) -> None:
+    import streamlit as st
+
+    from rag.users import User
+    from ui import reports
+
+    st.session_state.user = User("someone", role, "now")  # type: ignore[arg-type]
+    reports.render()
+
+
+def test_reports_page_shows_runs_and_trend_to_admins_only(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eval.report import History, write_report
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    history = History(data / "eval_history.db")
+    for number, score in enumerate([0.5, 0.75]):
+        report = {"run_id": f"run-{number}", "created_at": f"2026-11-2{number}T02:00:00+00:00", "set": "s.jsonl",
+                  "settings": {}, "generator": "g", "embedder": "e", "judge": None, "llm_metrics": "not computed",
+                  "summary": {"grounding_check": score, "token_f1": score / 2}, "items": []}  # fmt: skip
+        write_report(report, tmp_path / f"run-{number}", history)
+    st.cache_resource.clear()
+    app = AppTest.from_function(reports_page_as, args=("admin",), default_timeout=300)
+    app.run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "Reports"
+    assert [s.value for s in app.subheader] == ["Trend", "Runs", "Latest report (run-1)"]
+    assert list(app.table[0].value["run"]) == ["run-1", "run-0"]
+
+    reader = AppTest.from_function(reports_page_as, args=("reader",), default_timeout=300)
+    reader.run()
+    assert reader.error[0].value == "This page is for admins." and not reader.table
