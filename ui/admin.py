@@ -24,25 +24,28 @@ def upload_section() -> None:
             accept_multiple_files=True,
         )
         submitted = st.form_submit_button("Ingest")
-    if not submitted or not files:
-        return
+    if submitted and files:
+        st.session_state.upload_outcomes = [submit_one(file.name, file.getvalue()) for file in files]
+    for ok, message in st.session_state.get("upload_outcomes", []):  # kept until the next upload
+        (st.success if ok else st.error)(message)
+
+
+def submit_one(name: str, data: bytes) -> tuple[bool, str]:
+    settings = resources.settings()
     user = current_user()
-    worker = resources.worker()
-    for file in files:
-        try:
-            job = submit_upload(
-                file.name,
-                file.getvalue(),
-                store=worker.indexer.store,
-                queue=resources.job_queue(),
-                originals=settings.originals_dir,
-                max_bytes=settings.max_upload_mb * 2**20,
-                user=user.name if user else None,
-            )
-        except UploadError as err:
-            st.error(str(err))
-        else:
-            st.success(f"{file.name}: queued as job {job}")
+    try:
+        job = submit_upload(
+            name,
+            data,
+            store=resources.worker().indexer.store,
+            queue=resources.job_queue(),
+            originals=settings.originals_dir,
+            max_bytes=settings.max_upload_mb * 2**20,
+            user=user.name if user else None,
+        )
+    except UploadError as err:
+        return False, str(err)
+    return True, f"{name}: queued as job {job}"
 
 
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "done": ":material/check_circle:",
