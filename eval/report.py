@@ -74,8 +74,12 @@ def trend_svg(runs: list[dict[str, Any]], metric: str) -> str:
         for (x, y), (i, v) in zip(coords, points, strict=True)
     )
     width = 40 + step * max(len(runs) - 1, 1)
+    axis = (
+        f'<line x1="12" y1="5" x2="12" y2="{CHART_HEIGHT + 5}" stroke="#999"/>'
+        f'<text x="0" y="12" font-size="10">1</text><text x="0" y="{CHART_HEIGHT + 5}" font-size="10">0</text>'
+    )
     return (
-        f'<svg width="{width}" height="{CHART_HEIGHT + 10}" role="img">'
+        f'<svg width="{width}" height="{CHART_HEIGHT + 10}" role="img">{axis}'
         f'<polyline points="{path}" fill="none" stroke="#e45756" stroke-width="2"/>{dots}</svg>'
     )
 
@@ -137,7 +141,7 @@ figure{{display:inline-block;margin:0 1.5em 1em 0}}.item{{border-top:1px solid #
 li.bad{{background:#fde2e1}}li.ok{{background:#e3f4e1}}</style></head><body>
 <h1>Evaluation of {html.escape(report["set"])}</h1>
 <p>Run {html.escape(report["run_id"])} at {html.escape(report["created_at"])} · generator
-{html.escape(report["generator"])} · embedder {html.escape(report["embedder"])} ·
+{html.escape(Path(report["generator"]).name)} · embedder {html.escape(report["embedder"])} ·
 retrieval {html.escape(str(report["settings"].get("retrieval_mode")))}</p>
 <p><b>Judge:</b> {judge}. The grounding check is a deterministic comparison of each answer sentence with the
 passages (numbers, names, wording), not a faithfulness score from a judge model.</p>
