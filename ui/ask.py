@@ -5,6 +5,7 @@ from typing import Any
 
 import streamlit as st
 
+from eval.grounding import Claim, grounding_check
 from rag.models import ModelNotFoundError
 from rag.pipeline import RagPipeline, Source
 from ui import resources
@@ -46,10 +47,23 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
     return options
 
 
+def show_grounding(claims: list[Claim]) -> None:
+    """A badge with how many answer sentences the passages back, and the ones they do not, highlighted."""
+    if not claims:
+        return
+    supported = sum(claim.supported for claim in claims)
+    icon = ":material/verified:" if supported == len(claims) else ":material/warning:"
+    st.caption(f"{icon} Grounding check: {supported} of {len(claims)} sentences backed by the sources")
+    for claim in claims:
+        if not claim.supported:
+            st.markdown(f":red-background[{claim.text}] · {claim.reason}")
+
+
 def show_history() -> None:
     for message in st.session_state.messages:
         with st.chat_message(message["role"]):
             st.markdown(message["content"])
+            show_grounding(message.get("claims", []))
             show_sources(message.get("sources", []), message.get("searched_for"))
 
 
@@ -61,6 +75,9 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
     with st.chat_message("assistant"):
         answer = pipeline.answer(question, history=history, **options)
         st.write_stream(answer.stream())
+        passages = [source.text for source in answer.sources]
+        _, claims = grounding_check(answer.text, passages, pipeline.embedder) if not answer.abstained else (None, [])
+        show_grounding(claims)
         searched_for = answer.query if answer.query != question else None
         show_sources(answer.sources, searched_for)
     st.session_state.messages.append(
@@ -69,6 +86,7 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
             "content": answer.text,
             "sources": answer.sources,
             "searched_for": searched_for,
+            "claims": claims,
             "turn": answer.turn(),
         }
     )

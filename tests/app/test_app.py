@@ -42,6 +42,9 @@ def test_a_chat_turn_streams_an_answer_with_its_sources(handbook_env: dict[str, 
     user, assistant = app.chat_message
     assert user.name == "user" and assistant.name == "assistant"
     assert "40" in assistant.markdown[0].value
+    assert "Grounding check:" in assistant.caption[0].value and "sentences backed by the sources" in (
+        assistant.caption[0].value
+    )
     sources = assistant.expander[0]
     assert sources.label.startswith("Sources (")
     assert "handbook.pdf, page 3" in sources.markdown[0].value
@@ -158,3 +161,17 @@ def test_reports_page_shows_runs_and_trend_to_admins_only(
     reader = AppTest.from_function(reports_page_as, args=("reader",), default_timeout=300)
     reader.run()
     assert reader.error[0].value == "This page is for admins." and not reader.table
+
+
+def grounding_badge() -> None:
+    from eval.grounding import Claim
+    from ui.ask import show_grounding
+
+    show_grounding([Claim("It costs 40 euros.", True, "supported"), Claim("It costs 55 euros.", False, "numbers")])
+
+
+def test_unsupported_sentences_are_highlighted_under_the_answer() -> None:
+    app = AppTest.from_function(grounding_badge)
+    app.run()
+    assert app.caption[0].value.endswith("Grounding check: 1 of 2 sentences backed by the sources")
+    assert [m.value for m in app.markdown] == [":red-background[It costs 55 euros.] · numbers"]
