@@ -171,7 +171,7 @@ def grounding_badge() -> None:
 
 
 def test_unsupported_sentences_are_highlighted_under_the_answer() -> None:
-    app = AppTest.from_function(grounding_badge)
+    app = AppTest.from_function(grounding_badge, default_timeout=60)  # importing ui.ask loads torch
     app.run()
     assert app.caption[0].value.endswith("Grounding check: 1 of 2 sentences backed by the sources")
     assert [m.value for m in app.markdown] == [":red-background[It costs 55 euros.] · numbers"]
