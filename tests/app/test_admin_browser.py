@@ -54,6 +54,19 @@ def sign_out(page: Page) -> None:
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=LONG)
 
 
+def attach(page: Page, files: list[Path]) -> None:
+    """Choose files in the uploader; again if a rerun of the page replaced the widget meanwhile (slow machines)."""
+    for _ in range(5):
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+        try:
+            for file in files:
+                expect(page.locator(UPLOADER)).to_contain_text(file.name, timeout=15_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the uploader never showed {[f.name for f in files]}")
+
+
 def admin_link(page: Page) -> object:
     return page.locator('[data-testid="stSidebarNav"]').get_by_text("Admin")
 
@@ -81,7 +94,7 @@ def test_admin_uploads_and_manages_documents_readers_cannot(empty_app: str, hand
         sign_in(page, "admin", "admin-pass-1")
         admin_link(page).click()  # type: ignore[attr-defined]
         expect(page.get_by_role("heading", name="Admin")).to_be_visible(timeout=LONG)
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([handbook_pdf, docx_file])
+        attach(page, [handbook_pdf, docx_file])
         page.get_by_role("button", name="Ingest").click()
         expect(page.get_by_text("handbook.pdf: queued as job")).to_be_visible(timeout=LONG)
         expect(page.get_by_text("office-guide.docx: queued as job")).to_be_visible(timeout=LONG)
