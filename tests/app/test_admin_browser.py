@@ -2,10 +2,7 @@
 an admin uploads a PDF and a DOCX, watches the jobs finish, sees and deletes documents; readers and anonymous
 visitors never get the Admin page; a reader's answer cites the uploaded PDF."""
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from rag.users import UserStore
-from tests.app.test_browser import CHROMIUM_ARGS, REPO, free_port, wait_until_healthy
+from tests.app.test_browser import CHROMIUM_ARGS, streamlit_app
 from tests.helpers import write_docx
 
 LONG = 180_000  # ms: the first page load also loads the models
@@ -24,21 +21,9 @@ UPLOADER = '[data-testid="stFileUploader"]'
 def empty_app(tmp_path: Path, models_dir: Path) -> Iterator[str]:
     data = tmp_path / "data"
     UserStore(data / "app.db").add("rita", "reader-pass-1", "reader")
-    env = os.environ | {
-        "RAG_DATA_DIR": str(data),
-        "RAG_MODELS_DIR": str(models_dir),
-        "RAG_ADMIN_PASSWORD": "admin-pass-1",
-    }
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url)
+    env = {"RAG_DATA_DIR": str(data), "RAG_MODELS_DIR": str(models_dir), "RAG_ADMIN_PASSWORD": "admin-pass-1"}
+    with streamlit_app(env) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def sign_in(page: Page, name: str, password: str) -> None:

@@ -1,5 +1,6 @@
 """One real browser (Debian's chromium, driven by Playwright) against `streamlit run app.py`."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -41,12 +42,13 @@ def wait_until_healthy(url: str, timeout: float = 120) -> None:
             time.sleep(0.5)
 
 
-@pytest.fixture
-def app_url(handbook_env: dict[str, str]) -> Iterator[str]:
+@contextlib.contextmanager
+def streamlit_app(env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with these RAG_* variables; its URL once it is healthy."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     server = subprocess.Popen(
-        command, cwd=REPO, env=os.environ | handbook_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=REPO, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -55,6 +57,12 @@ def app_url(handbook_env: dict[str, str]) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture
+def app_url(handbook_env: dict[str, str]) -> Iterator[str]:
+    with streamlit_app(handbook_env) as url:
+        yield url
 
 
 @pytest.mark.browser
