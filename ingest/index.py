@@ -148,8 +148,7 @@ class Indexer:
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
         kind = kind or kind_of(path)
         loaded = load(path, kind, self.ocr_language)
-        size = path.stat().st_size
-        return self.prepare_loaded(loaded, source, sha256, size, force=force, kind=kind, ingested_by=ingested_by)
+        return self._chunked(loaded, source, sha256, path.stat().st_size, kind, ingested_by, existing is not None)
 
     def prepare_loaded(
         self,
@@ -165,10 +164,22 @@ class Indexer:
         existing = self.store.document(source)
         if existing is not None and existing.sha256 == sha256 and not force:
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
+        return self._chunked(loaded, source, sha256, size, kind, ingested_by, existing is not None)
+
+    def _chunked(
+        self,
+        loaded: LoadedFile,
+        source: str,
+        sha256: str,
+        size: int,
+        kind: str | None,
+        ingested_by: str | None,
+        replaces: bool,
+    ) -> PreparedFile:
         chunks = self.chunker.split(loaded, source)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         document = Document(source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by)
-        return PreparedFile(document, chunks, replaces=existing is not None)
+        return PreparedFile(document, chunks, replaces=replaces)
 
     def write(
         self, batch: list[PreparedFile], on_progress: Progress | None = None
