@@ -1,0 +1,88 @@
+"""`finetune data`: gather questions, render grounded examples with the app's retriever and prompt, split."""
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from eval.sets import EvalItem, load_set
+from finetune.data import Example, GroundedBuilder, build_grounded, load_seed, split_by_source, summary, write_examples
+from rag.embedder import SentenceTransformerEmbedder
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import Store
+
+
+def count_with(tokenizer: Any) -> Any:
+    def count(messages: list[dict[str, str]]) -> int:
+        return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+
+    return count
+
+
+def build_data_folder(
+    settings: Settings,
+    out: Path,
+    qa: Path | None,
+    seed_file: Path | None,
+    generate: int,
+    limit: int | None,
+    unanswerable_share: float,
+    held_out_share: float,
+    passages: int,
+    seed: int,
+) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    from rag.models import generator_model_path
+
+    if qa is None and seed_file is None and not generate:
+        raise ValueError("Nothing to build from: give --qa, --seed-file or --generate N.")
+    items: list[EvalItem] = load_set(qa) if qa else []
+    train: list[Example] = []
+    held: list[Example] = []
+    if seed_file:
+        seeds = load_seed(seed_file)
+        random.Random(seed).shuffle(seeds)
+        cut = round(len(seeds) * held_out_share)
+        held, train = seeds[:cut], seeds[cut:]
+    if items or generate:
+        store = Store.open(settings)
+        if store.is_empty():
+            raise ValueError("The store is empty: ingest the documents the questions are about first.")
+        embedder = SentenceTransformerEmbedder.from_settings(settings)
+        store.bind(embedder.name, embedder.dimension)
+        if generate:
+            from finetune.generate import generate_items
+            from rag.generator import TransformersGenerator
+
+            items += generate_items(store, TransformersGenerator.from_settings(settings), generate, seed)
+        if limit is not None and limit < len(items):
+            items = random.Random(seed).sample(items, limit)
+        tokenizer = AutoTokenizer.from_pretrained(generator_model_path(settings))
+        builder = GroundedBuilder(
+            settings, store, Retriever.from_settings(settings, store, embedder), count_with(tokenizer)
+        )
+        train_items, held_items = split_by_source(items, held_out_share, seed)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("Rendering examples", total=len(items))
+            tick = lambda done: progress.advance(task)  # noqa: E731
+            train += build_grounded(builder, train_items, unanswerable_share, passages, seed, tick)
+            held += build_grounded(builder, held_items, unanswerable_share, passages, seed + 1, tick)
+    random.Random(seed).shuffle(train)
+    write_examples(train, out / "train.jsonl")
+    write_examples(held, out / "heldout.jsonl")
+    report = {
+        "train": summary(train),
+        "held_out": summary(held),
+        "questions": len(items),
+        "skipped": len(items) - sum(1 for e in train + held if e.meta.get("kind") != "seed"),
+        "held_out_sources": sorted({s for e in held for s in e.meta.get("sources", [])}),
+        "unanswerable_share": unanswerable_share,
+        "passages": passages,
+        "seed": seed,
+    }
+    (out / "data.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
