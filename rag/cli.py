@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rag.adapter import AdapterError
 from rag.models import ModelNotFoundError, quiet_model_loading
 from rag.settings import Settings
+from rag.store import StoreMismatchError
 
 if TYPE_CHECKING:
     from rag.users import UserStore
@@ -31,7 +33,7 @@ def ask(
     quiet_model_loading()
     try:
         pipeline = RagPipeline.from_settings(Settings())
-    except ModelNotFoundError as err:
+    except (ModelNotFoundError, AdapterError, StoreMismatchError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
     answer = pipeline.answer(question, top_k=top_k)
@@ -148,7 +150,7 @@ def serve(
     quiet_model_loading()
     try:
         generator = TransformersGenerator.from_settings(Settings())
-    except ModelNotFoundError as err:
+    except (ModelNotFoundError, AdapterError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
     server = make_server(generator, host, port)

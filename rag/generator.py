@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -14,6 +15,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from rag.adapter import attach_adapter
 from rag.models import generator_model_path, resolve_device
 from rag.settings import Settings
 
@@ -119,8 +121,16 @@ def weight_dtype(dtype: str, device: str) -> torch.dtype:
 class TransformersGenerator:
     """A causal LM from a folder or hub id, run in-process with streaming."""
 
-    def __init__(self, model: str, device: str = "cpu", quantization: str = "none", dtype: str = "auto") -> None:
-        self.name = model
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        quantization: str = "none",
+        dtype: str = "auto",
+        adapter: Path | None = None,
+    ) -> None:
+        self.name = model if adapter is None else f"{model} + adapter {adapter}"
+        self.adapter = adapter
         self.quantization = quantization_config(quantization, device)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
@@ -131,13 +141,15 @@ class TransformersGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(model, **load_args)
         if self.quantization is None:
             self.model.to(device)
+        if adapter is not None:
+            self.model = attach_adapter(self.model, adapter, merge=self.quantization is None)
         self.model.eval()
         self.context_window = int(getattr(self.model.config, "max_position_embeddings", 2048))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TransformersGenerator":
         device = resolve_device(settings.device)
-        return cls(generator_model_path(settings), device, settings.quantization, settings.dtype)
+        return cls(generator_model_path(settings), device, settings.quantization, settings.dtype, settings.adapter)
 
     def encode(self, messages: Messages) -> dict[str, torch.Tensor]:
         """Render the chat template (system + user) and tokenize, ready for `generate`."""

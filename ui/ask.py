@@ -6,8 +6,10 @@ from typing import Any
 import streamlit as st
 
 from eval.grounding import Claim, grounding_check
+from rag.adapter import AdapterError
 from rag.models import ModelNotFoundError
 from rag.pipeline import RagPipeline, Source
+from rag.store import StoreMismatchError
 from ui import resources
 
 EMPTY_STORE_HELP = (
@@ -96,7 +98,7 @@ def render() -> None:
     st.title("Ask your documents")
     try:
         pipeline = resources.pipeline()
-    except ModelNotFoundError as err:
+    except (ModelNotFoundError, AdapterError, StoreMismatchError) as err:
         st.error(str(err))
         st.stop()
     st.session_state.setdefault("messages", [])
