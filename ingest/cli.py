@@ -136,3 +136,32 @@ def delete(source: Annotated[str, typer.Argument(help="The document's source nam
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"Deleted {source}")
+
+
+@app.command()
+def reembed() -> None:
+    """Embed every stored chunk again with RAG_EMBEDDING_MODEL (after changing the embedder, e.g. to a
+    fine-tuned one). The old vectors stay in use until the new ones are complete."""
+    from ingest.reembed import reembed as reembed_store
+    from rag.embedder import SentenceTransformerEmbedder
+    from rag.models import quiet_model_loading
+    from rag.store import StoreMismatchError, chroma_client
+
+    quiet_model_loading()
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder.from_settings(settings)
+    columns = (TextColumn("Re-embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("documents", total=None)
+        try:
+            report = reembed_store(
+                chroma_client(settings),
+                settings.collection,
+                embedder,
+                settings.chunk_size,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except StoreMismatchError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from err
+    typer.echo(json.dumps(report))

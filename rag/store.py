@@ -134,6 +134,27 @@ def _document_from(metadata: dict[str, Any]) -> Document:
     )
 
 
+def staging_name(name: str) -> str:
+    """Where `python -m ingest reembed` builds the re-embedded copy of store `name`."""
+    return f"{name}.reembed"
+
+
+def finish_swap(client: ClientAPI, name: str) -> None:
+    """Put a complete re-embedded copy of store `name` in place of the live one (idempotent, so a crash between
+    its steps is finished by the next call). An incomplete copy is left alone: the live store stays."""
+    names = {c.name for c in client.list_collections()}
+    staged = f"{staging_name(name)}-docs"
+    if staged not in names or not (client.get_collection(staged).metadata or {}).get("complete"):
+        return
+    for suffix in ("chunks", "docs"):
+        if f"{name}-{suffix}" in names:
+            client.delete_collection(f"{name}-{suffix}")
+    for suffix in ("chunks", "docs"):
+        staged_collection = client.get_collection(f"{staging_name(name)}-{suffix}")
+        metadata = {k: v for k, v in (staged_collection.metadata or {}).items() if k != "complete"}
+        staged_collection.modify(name=f"{name}-{suffix}", metadata=metadata or None)
+
+
 class Store:
     """Chunks and documents of one knowledge base. Vectors must all come from one embedder (see `bind`)."""
 
@@ -141,6 +162,7 @@ class Store:
         # No embedding function: vectors are always passed in, so Chroma never downloads its ONNX model.
         options: dict[str, Any] = {"embedding_function": None, "configuration": {"hnsw": {"space": "cosine"}}}
         self.client = client
+        finish_swap(client, name)
         self.chunks = client.get_or_create_collection(f"{name}-chunks", **options)
         self.docs = client.get_or_create_collection(f"{name}-docs", **options)
         self._generation_seen = self.generation()
@@ -181,7 +203,7 @@ class Store:
             raise StoreMismatchError(
                 f"This store was built with embedder '{found.get('embedder')}' ({found.get('dimension')} dims), "
                 f"but the settings use '{embedder_name}' ({dimension} dims). Set RAG_EMBEDDING_MODEL back, "
-                "or use a new RAG_DATA_DIR (or RAG_COLLECTION) and ingest the documents again."
+                "or re-embed the stored chunks with the new one: `python -m ingest reembed`."
             )
 
     # Catalog ---------------------------------------------------------------------------------------------
@@ -230,6 +252,13 @@ class Store:
             self.chunks.delete(where={"$and": [{"source": document.source}, {"sha256": {"$ne": document.sha256}}]})
             surplus = [{"source": document.source}, {"sha256": document.sha256}, {"index": {"$gte": document.chunks}}]
             self.chunks.delete(where={"$and": surplus})  # a re-ingestion of the same file into fewer chunks
+
+    def document_chunks(self, document: Document) -> list[Chunk]:
+        """The chunks of a committed document version, in order."""
+        where = {"$and": [{"source": document.source}, {"sha256": document.sha256}]}
+        records = self.chunks.get(where=where, include=["documents", "metadatas"])  # type: ignore[arg-type]
+        pairs = zip(records["documents"] or [], records["metadatas"] or [], strict=True)
+        return sorted((_chunk_from(text, dict(meta)) for text, meta in pairs), key=lambda c: c.index)
 
     def remove_uncommitted(self, source: str) -> None:
         """Delete chunks of `source` that belong to no committed version (left by an interrupted ingestion)."""
