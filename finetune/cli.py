@@ -1,0 +1,176 @@
+"""`python -m finetune`: build training data, train and merge LoRA adapters, evaluate them, adapt the embedder."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.settings import Settings
+
+app = typer.Typer(help="Adapt the models to your documents.", no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def main() -> None:
+    """Adapt the models to your documents."""
+
+
+@app.command()
+def embedder(
+    out: Annotated[Path, typer.Option(help="Folder for the fine-tuned embedder.")],
+    pairs: Annotated[Path | None, typer.Option(help="JSONL of {query, passage} pairs.")] = None,
+    beir: Annotated[Path | None, typer.Option(help="A BEIR folder: train on its judged pairs.")] = None,
+    split: Annotated[str, typer.Option(help="BEIR split to train on (never test).")] = "train",
+    from_store: Annotated[
+        int, typer.Option(help="Generate this many pairs from the store's chunks (inverse cloze task).")
+    ] = 0,
+    epochs: Annotated[int, typer.Option(min=1)] = 3,
+    batch_size: Annotated[int, typer.Option(min=2)] = 32,
+    learning_rate: float = 2e-5,
+    seed: int = 13,
+) -> None:
+    """Fine-tune the embedder (MultipleNegativesRankingLoss) and save it as a folder RAG_EMBEDDING_MODEL can name."""
+    from finetune.embedder import (
+        EmbedderTrainConfig,
+        pairs_from_beir,
+        pairs_from_jsonl,
+        pairs_from_store,
+        train_embedder,
+    )
+    from rag.store import Store
+
+    settings = Settings()
+    config = EmbedderTrainConfig(epochs, batch_size, learning_rate, seed=seed)
+    found = []
+    try:
+        if pairs is not None:
+            found += pairs_from_jsonl(pairs)
+        if beir is not None:
+            found += pairs_from_beir(beir, split)
+        if from_store:
+            found += pairs_from_store(Store.open(settings), from_store, seed)
+        if not found:
+            raise ValueError("No training pairs: give --pairs, --beir or --from-store N.")
+        summary = train_embedder(settings, found, out, config)
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(json.dumps(summary))
+    typer.echo(f"Use it with RAG_EMBEDDING_MODEL={out.resolve()} and re-embed the store: python -m ingest reembed")
+
+
+@app.command()
+def data(
+    out: Annotated[Path, typer.Option(help="Folder for train.jsonl, heldout.jsonl and data.json.")],
+    qa: Annotated[
+        Path | None, typer.Option(help="Questions with reference answers and sources (eval set JSONL).")
+    ] = None,
+    seed_file: Annotated[
+        Path | None, typer.Option("--seed-file", help="JSONL of {instruction, input?, output} or {messages}.")
+    ] = None,
+    generate: Annotated[int, typer.Option(min=0, help="Generate this many QA pairs from the store.")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use a seeded sample of this many questions.")] = None,
+    unanswerable_share: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.35,
+    held_out_share: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.2,
+    passages: Annotated[int, typer.Option(min=1, max=20, help="Context passages per example.")] = 3,
+    seed: int = 13,
+) -> None:
+    """Build training examples rendered exactly as the app prompts, with a held-out split by document."""
+    from finetune.build import build_data_folder
+
+    try:
+        report = build_data_folder(
+            Settings(), out, qa, seed_file, generate, limit, unanswerable_share, held_out_share, passages, seed
+        )
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(json.dumps(report))
+
+
+@app.command()
+def train(
+    data_file: Annotated[Path, typer.Option("--data", help="train.jsonl from `finetune data`.")],
+    out: Annotated[Path, typer.Option(help="Folder for the adapter (a standard PEFT folder).")],
+    config: Annotated[str, typer.Option(help="Preset (cpu, gpu) or a TOML file.")] = "cpu",
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in OUT.")] = False,
+    max_steps: Annotated[int | None, typer.Option(help="Override the config's max_steps.")] = None,
+) -> None:
+    """Train a LoRA (or QLoRA, on CUDA) adapter; serve it with RAG_ADAPTER=OUT."""
+    from finetune.config import LoraTrainConfig
+    from finetune.data import read_examples
+    from finetune.train import train_adapter
+    from rag.models import BUNDLED_GENERATOR_DIR, generator_model_path, resolve_device
+    from rag.settings import BUNDLED
+
+    settings = Settings()
+    try:
+        loaded = LoraTrainConfig.load(config)
+        if max_steps is not None:
+            loaded = loaded.model_copy(update={"max_steps": max_steps})
+        examples = read_examples(data_file)
+        report = train_adapter(
+            generator_model_path(settings),
+            f"{BUNDLED_GENERATOR_DIR} (bundled)" if settings.generator_model == BUNDLED else settings.generator_model,
+            examples,
+            out,
+            loaded,
+            resolve_device(settings.device),
+            resume,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(json.dumps(report))
+    typer.echo(f"Serve it with RAG_ADAPTER={out.resolve()}")
+
+
+@app.command()
+def merge(
+    adapter: Annotated[Path, typer.Option(help="The adapter folder.")],
+    out: Annotated[Path, typer.Option(help="Folder for the merged model.")],
+) -> None:
+    """Write base + adapter as one plain model folder (RAG_GENERATOR_MODEL can name it; so can vLLM)."""
+    from finetune.merge import merge_adapter
+    from rag.adapter import AdapterError
+    from rag.models import generator_model_path
+
+    try:
+        origin = merge_adapter(generator_model_path(Settings()), adapter, out)
+    except (AdapterError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(json.dumps(origin | {"out": str(out)}))
+
+
+@app.command()
+def evaluate(
+    adapter: Annotated[Path, typer.Option(help="The adapter folder to compare with its base.")],
+    data_files: Annotated[
+        list[Path], typer.Option("--data", help="Held-out examples (JSONL from `finetune data`); repeatable.")
+    ],
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: the adapter folder).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many examples per file.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=8)] = 96,
+) -> None:
+    """Base vs base + adapter on held-out examples: token F1, exact match, abstention, citations, latency."""
+    from finetune.data import read_examples
+    from finetune.evaluate import compare, write_report
+    from finetune.train import write_model_card
+    from rag.generator import TransformersGenerator
+    from rag.models import quiet_model_loading
+
+    quiet_model_loading()
+    settings = Settings()
+    sets = {path.stem: read_examples(path)[:limit] for path in data_files}
+    base = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": None}))
+    adapted = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": adapter}))
+    report = compare(base, adapted, sets, max_new_tokens)
+    report["held_out"] = next(iter(report["sets"].values()))["after"]  # the first set: shown on the Admin page
+    write_report(report, out or adapter)
+    training = adapter / "training.json"
+    if (out is None or out == adapter) and training.is_file():
+        write_model_card(adapter, json.loads(training.read_text(encoding="utf-8")), report["held_out"])
+    for name, result in report["sets"].items():
+        typer.echo(json.dumps({"set": name, "before": result["before"], "after": result["after"]}))

@@ -1,0 +1,135 @@
+"""Adapt the retriever: fine-tune the embedder on (query, passage) pairs with MultipleNegativesRankingLoss.
+
+Every other passage in a batch serves as a negative for a query, so bigger batches teach more per step.
+Pairs come from a JSONL file, a BEIR split (its queries and judged documents; never pass the test split), or
+the corpus itself (one sentence of a chunk as the query, the rest of the chunk as its passage: the inverse
+cloze task, for corpora without any questions). The result is a sentence-transformers folder that
+`RAG_EMBEDDING_MODEL` can name; a store built with another embedder must be re-embedded
+(`python -m ingest reembed`).
+"""
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.models import embedding_model_path, resolve_device
+from rag.settings import BUNDLED, Settings
+from rag.store import Store
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class EmbedderTrainConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError("epochs must be >= 1 and batch_size >= 2 (in-batch negatives need a batch)")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate {self.learning_rate} is not a learning rate")
+
+
+Pair = tuple[str, str]
+
+
+def pairs_from_jsonl(path: Path) -> list[Pair]:
+    """Lines of {"query": ..., "passage": ...}; a bad line raises ValueError naming it."""
+    pairs: list[Pair] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            query, passage = str(record["query"]).strip(), str(record["passage"]).strip()
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{path}:{number}: expected {{'query': ..., 'passage': ...}} ({err})") from err
+        if not query or not passage:
+            raise ValueError(f"{path}:{number}: query and passage must not be empty")
+        pairs.append((query, passage))
+    return pairs
+
+
+def pairs_from_beir(folder: Path, split: str) -> list[Pair]:
+    """(query, title + newline + text) for every judged relevant document of the split."""
+    from eval.retrieval import load_beir
+
+    if split == "test":
+        raise ValueError("Refusing to train on the test split: its queries are what the embedder is measured on.")
+    data = load_beir(folder, split)
+    pairs = []
+    for query_id, judged in data.qrels.items():
+        for doc_id, relevance in judged.items():
+            if relevance > 0 and doc_id in data.corpus:
+                title, text = data.corpus[doc_id]
+                pairs.append((data.queries[query_id], f"{title}\n{text}".strip()))
+    return pairs
+
+
+def pairs_from_store(store: Store, limit: int, seed: int) -> list[Pair]:
+    """Inverse cloze task: a random sentence of a chunk is the query, the chunk without it the passage."""
+    rng = random.Random(seed)
+    records = store.chunks.get(include=["documents", "metadatas"])
+    pairs: list[Pair] = []
+    for text, metadata in zip(records["documents"] or [], records["metadatas"] or [], strict=True):
+        sentences = SENTENCE_END.split(text)
+        long_enough = [i for i, s in enumerate(sentences) if len(s.split()) >= 5]
+        if len(sentences) < 3 or not long_enough:
+            continue
+        pick = rng.choice(long_enough)
+        rest = " ".join(s for i, s in enumerate(sentences) if i != pick)
+        heading = metadata.get("heading")
+        pairs.append((sentences[pick], f"{heading}\n{rest}" if heading else rest))
+    rng.shuffle(pairs)
+    return pairs[:limit]
+
+
+def train_embedder(settings: Settings, pairs: list[Pair], out: Path, config: EmbedderTrainConfig) -> dict:
+    """Fine-tune the settings' embedder on `pairs` and save it to `out`; returns a summary."""
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    if len(pairs) < config.batch_size:
+        raise ValueError(f"{len(pairs)} pairs is fewer than one batch of {config.batch_size}: lower --batch-size.")
+    base = embedding_model_path(settings)
+    model = SentenceTransformer(base, device=resolve_device(settings.device))
+    data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        seed=config.seed,
+        save_strategy="no",
+        logging_steps=10,
+        report_to="none",
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
+    )
+    result = trainer.train()
+    model.save_pretrained(str(out))
+    summary = {
+        "base_model": "all-MiniLM-L6-v2 (bundled)" if settings.embedding_model == BUNDLED else settings.embedding_model,
+        "pairs": len(pairs),
+        "steps": result.global_step,
+        "train_loss": round(float(result.training_loss), 4),
+        "seconds": round(float(result.metrics.get("train_runtime", 0.0)), 1),
+        **{k: v for k, v in vars(config).items()},
+    }
+    (out / "finetune.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary

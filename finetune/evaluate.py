@@ -1,0 +1,137 @@
+"""Before/after numbers for an adapter: the base generator and base + adapter answer the same rendered prompts.
+
+Answerable examples are scored by token F1 and exact match against the reference (citations like [2] taken
+out first), by how often they cite a passage, and by how often the model wrongly abstains; unanswerable ones
+by how often it abstains. Decoding is the app's (greedy, streamed, stopped on loops).
+"""
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.run import exact_match, token_f1
+from finetune.data import Example
+from rag.generator import TransformersGenerator
+from rag.settings import ABSTAIN_ANSWER
+
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Scored:
+    kind: str
+    answer: str
+    abstained: bool
+    f1: float | None
+    exact: float | None
+    cites: bool
+    seconds: float
+
+
+def abstains(answer: str) -> bool:
+    return answer.strip().startswith(ABSTAIN_ANSWER.rstrip("."))
+
+
+def passages_in(example: Example) -> int:
+    return len(re.findall(r"^\[(\d+)\] \(", example.prompt[-1]["content"], flags=re.MULTILINE))
+
+
+def score(example: Example, answer: str, seconds: float) -> Scored:
+    kind = str(example.meta.get("kind", "seed"))
+    abstained = abstains(answer)
+    numbers = [int(n) for n in CITATION.findall(answer)]
+    cites = bool(numbers) and all(1 <= n <= passages_in(example) for n in numbers)
+    if kind == "unanswerable":
+        return Scored(kind, answer, abstained, None, None, cites, seconds)
+    reference = str(example.meta.get("reference") or CITATION.sub("", example.completion))
+    plain = CITATION.sub("", answer)
+    return Scored(kind, answer, abstained, token_f1(plain, reference), exact_match(plain, reference), cites, seconds)
+
+
+def answer_all(generator: TransformersGenerator, examples: Sequence[Example], max_new_tokens: int) -> list[Scored]:
+    scored = []
+    for example in examples:
+        started = time.perf_counter()
+        stream = generator.stream(example.prompt, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)
+        answer = "".join(stream).strip()
+        scored.append(score(example, answer, time.perf_counter() - started))
+    return scored
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
+    answerable = [s for s in scored if s.kind != "unanswerable"]
+    unanswerable = [s for s in scored if s.kind == "unanswerable"]
+    answered = [s for s in answerable if not s.abstained]
+    return {
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "token_f1": _mean([s.f1 for s in answerable if s.f1 is not None]),
+        "exact_match": _mean([s.exact for s in answerable if s.exact is not None]),
+        "abstention_on_unanswerable": _mean([float(s.abstained) for s in unanswerable]),
+        "false_abstention_on_answerable": _mean([float(s.abstained) for s in answerable]),
+        "citation_rate": _mean([float(s.cites) for s in answered]),
+        "latency_p50_s": round(statistics.median(s.seconds for s in scored), 3) if scored else None,
+    }
+
+
+def compare(
+    base: TransformersGenerator,
+    adapted: TransformersGenerator,
+    sets: dict[str, list[Example]],
+    max_new_tokens: int,
+) -> dict[str, Any]:
+    """Metrics of both models on each named set, plus a few side-by-side answers per set."""
+    report: dict[str, Any] = {"base": base.name, "adapted": adapted.name, "max_new_tokens": max_new_tokens, "sets": {}}
+    for name, examples in sets.items():
+        before, after = answer_all(base, examples, max_new_tokens), answer_all(adapted, examples, max_new_tokens)
+        samples = [
+            {
+                "question": e.meta.get("question"),
+                "kind": b.kind,
+                "reference": e.completion,
+                "base": b.answer,
+                "adapted": a.answer,
+            }
+            for e, b, a in list(zip(examples, before, after, strict=True))[:6]
+        ]
+        report["sets"][name] = {"before": metrics(before), "after": metrics(after), "samples": samples}
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# Adapter evaluation",
+        "",
+        f"Base: `{report['base']}`  ",
+        f"Adapted: `{report['adapted']}`  ",
+        f"Greedy decoding, at most {report['max_new_tokens']} new tokens.",
+        "",
+    ]
+    for name, result in report["sets"].items():
+        before, after = result["before"], result["after"]
+        lines += [f"## {name}", "", "| metric | base | adapted |", "|---|---|---|"]
+        lines += [f"| {key} | {before[key]} | {after[key]} |" for key in before]
+        lines += ["", "| question | reference | base | adapted |", "|---|---|---|---|"]
+        for s in result["samples"]:
+            cells = [
+                str(s[k] or "").replace("|", "/").replace("\n", " ")[:160]
+                for k in ("question", "reference", "base", "adapted")
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "evaluation.md").write_text(markdown(report), encoding="utf-8")

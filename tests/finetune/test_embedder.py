@@ -1,0 +1,102 @@
+"""The embedder path end to end on a tiny set: pairs, training, a store re-embedded with the result."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from finetune.embedder import EmbedderTrainConfig, pairs_from_beir, pairs_from_jsonl, pairs_from_store, train_embedder
+from ingest.index import Indexer
+from ingest.reembed import reembed
+from rag.embedder import SentenceTransformerEmbedder
+from rag.keyword import KeywordIndex
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import Store, StoreMismatchError, chroma_client, staging_name
+from tests.eval.test_retrieval import write_beir
+from tests.helpers import HANDBOOK_FACTS
+
+
+def test_pairs_files_are_checked_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"query": "q", "passage": "p"}\n\n{"query": "q2"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"pairs\.jsonl:3: expected"):
+        pairs_from_jsonl(path)
+    path.write_text('{"query": "q", "passage": "p"}\n', encoding="utf-8")
+    assert pairs_from_jsonl(path) == [("q", "p")]
+
+
+def test_beir_pairs_come_from_the_judged_documents_and_never_the_test_split(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "beir")
+    with pytest.raises(ValueError, match="test split"):
+        pairs_from_beir(folder, "test")
+    (folder / "qrels" / "train.tsv").write_text("q\tc\ts\nq1\td1\t1\nq2\td2\t0\n", encoding="utf-8")
+    assert pairs_from_beir(folder, "train") == [
+        (
+            "When does the cafeteria close?",
+            "Cafeteria hours\nThe staff cafeteria opens at 7:30 and closes at 15:00 on weekdays.",
+        )
+    ]
+
+
+def test_inverse_cloze_pairs_from_the_store(handbook_settings: Settings) -> None:
+    store = Store.open(handbook_settings)
+    pairs = pairs_from_store(store, limit=50, seed=0)
+    texts = store.chunks.get(include=["documents"])["documents"]
+    assert pairs
+    for query, passage in pairs:  # a sentence of a chunk, and the rest of that chunk (PDF chunks: no heading)
+        rest = Counter(passage.split())
+        assert len(query.split()) >= 5
+        assert any(Counter(text.split()) - Counter(query.split()) == rest for text in texts if query in text)
+
+
+def test_a_fine_tuned_embedder_replaces_the_stores_vectors(
+    tmp_path: Path, settings: Settings, handbook_pdf: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    facts = [q for q, _, _ in HANDBOOK_FACTS]
+    pairs = [(q, f"Handbook\n{q} See the handbook.") for q in facts] * 2
+    out = tmp_path / "tuned"
+    summary = train_embedder(settings, pairs, out, EmbedderTrainConfig(epochs=1, batch_size=4, learning_rate=1e-4))
+    assert summary["steps"] >= 2 and json.loads((out / "finetune.json").read_text())["pairs"] == 10
+    tuned = SentenceTransformerEmbedder(str(out), name=str(out))
+    assert not np.allclose(tuned.embed(facts[:1]), embedder.embed(facts[:1]), atol=1e-4)
+
+    keywords = KeywordIndex(settings.keyword_dir)
+    store = Store.open(settings)
+    Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap, keywords).ingest(handbook_pdf, "handbook.pdf")
+    with pytest.raises(StoreMismatchError, match="python -m ingest reembed"):
+        Store.open(settings).bind(tuned.name, tuned.dimension)  # never mixed
+
+    report = reembed(chroma_client(settings), settings.collection, tuned, settings.chunk_size)
+    assert report["to"] == str(out) and report["documents"] == 1
+    store = Store.open(settings, fresh=True)
+    store.bind(tuned.name, tuned.dimension)  # now accepted
+    records = store.chunks.get(include=["documents", "metadatas", "embeddings"])
+    document = store.documents()[0]
+    texts = [c.search_text for c in store.document_chunks(document)]
+    by_index = {m["index"]: v for m, v in zip(records["metadatas"], records["embeddings"], strict=True)}
+    assert np.allclose(np.stack([by_index[i] for i in range(len(texts))]), tuned.embed(texts), atol=1e-5)
+    hits = Retriever(store, tuned, keywords).retrieve(HANDBOOK_FACTS[1][0], 3)
+    assert hits[0].chunk.page == 3
+
+
+def test_a_swap_cut_short_is_finished_on_the_next_open(
+    settings: Settings, handbook_pdf: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    store = Store.open(settings)
+    Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap).ingest(handbook_pdf, "handbook.pdf")
+    client = chroma_client(settings)
+    staging = Store(client, staging_name(settings.collection))
+    document = store.documents()[0]
+    chunks = store.document_chunks(document)
+    staging.put_documents([(document, chunks, embedder.embed([c.search_text for c in chunks]))])
+    staging.chunks.modify(metadata={"embedder": "other", "dimension": embedder.dimension})
+    assert Store.open(settings).documents() == [document]  # staging incomplete: the live store is kept
+    staging.docs.modify(metadata={"generation": "g", "complete": True})
+    client.delete_collection(f"{settings.collection}-chunks")  # the crash: old store half removed
+    reopened = Store.open(settings)
+    assert reopened.documents() == [document] and reopened.chunks.count() == len(chunks)
+    assert reopened.chunks.metadata["embedder"] == "other"
+    assert not [c for c in client.list_collections() if c.name.startswith(staging_name(settings.collection))]

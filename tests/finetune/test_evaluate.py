@@ -1,0 +1,55 @@
+"""Before/after scoring of an adapter: the scoring rules, and a real comparison on a few examples."""
+
+from pathlib import Path
+
+from finetune.data import Example
+from finetune.evaluate import compare, markdown, metrics, score
+from rag.generator import TransformersGenerator
+from rag.settings import ABSTAIN_ANSWER, Settings
+
+PROMPT = [
+    {"role": "system", "content": "..."},
+    {"role": "user", "content": "Context:\n[1] (a.txt)\nX\n\n[2] (b.txt)\nY\n\nQuestion: q?"},
+]
+
+
+def example(kind: str, reference: str) -> Example:
+    return Example(PROMPT, reference, {"kind": kind, "reference": reference})
+
+
+def test_answers_are_scored_without_their_citations() -> None:
+    right = score(example("answerable", "40 euros"), "40 euros [2].", 1.0)
+    assert right.f1 == 1.0 and right.exact == 1.0 and right.cites and not right.abstained
+    bad_number = score(example("answerable", "40 euros"), "It costs 40 euros [7].", 1.0)
+    assert not bad_number.cites and 0 < (bad_number.f1 or 0) < 1
+    wrong_abstention = score(example("answerable", "40 euros"), ABSTAIN_ANSWER, 1.0)
+    assert wrong_abstention.abstained and wrong_abstention.f1 == 0.0
+    abstained = score(example("unanswerable", ABSTAIN_ANSWER), ABSTAIN_ANSWER + " Sorry.", 2.0)
+    assert abstained.abstained and abstained.f1 is None
+
+
+def test_metrics_split_answerable_and_unanswerable() -> None:
+    scored = [
+        score(example("answerable", "40 euros"), "40 euros [1]", 1.0),
+        score(example("answerable", "28 days"), ABSTAIN_ANSWER, 3.0),
+        score(example("unanswerable", ABSTAIN_ANSWER), ABSTAIN_ANSWER, 1.0),
+        score(example("unanswerable", ABSTAIN_ANSWER), "Maybe 12.", 1.0),
+    ]
+    result = metrics(scored)
+    assert result["token_f1"] == 0.5 and result["abstention_on_unanswerable"] == 0.5
+    assert result["false_abstention_on_answerable"] == 0.5 and result["citation_rate"] == 1.0
+    assert result["latency_p50_s"] == 1.0
+
+
+def test_base_and_adapted_models_answer_the_same_held_out_prompts(
+    trained_adapter: Path, handbook_settings: Settings, generator: TransformersGenerator, short_examples: list[Example]
+) -> None:
+    adapted = TransformersGenerator.from_settings(handbook_settings.model_copy(update={"adapter": trained_adapter}))
+    held = [short_examples[0], short_examples[-1]]
+    report = compare(generator, adapted, {"heldout": held}, max_new_tokens=16)
+    result = report["sets"]["heldout"]
+    assert result["before"]["answerable"] == 1 and result["before"]["unanswerable"] == 1
+    assert set(result["before"]) == set(result["after"])
+    assert [s["reference"] for s in result["samples"]] == [e.completion for e in held]
+    text = markdown(report)
+    assert "| abstention_on_unanswerable |" in text and "## heldout" in text
