@@ -72,6 +72,7 @@ def build_data_folder(
             train += build_grounded(builder, train_items, unanswerable_share, passages, seed, tick)
             held += build_grounded(builder, held_items, unanswerable_share, passages, seed + 1, tick)
     random.Random(seed).shuffle(train)
+    random.Random(seed).shuffle(held)
     write_examples(train, out / "train.jsonl")
     write_examples(held, out / "heldout.jsonl")
     report = {

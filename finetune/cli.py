@@ -38,6 +38,8 @@ def embedder(
         pairs_from_store,
         train_embedder,
     )
+    from ingest.chunk import Chunker
+    from rag.embedder import SentenceTransformerEmbedder
     from rag.store import Store
 
     settings = Settings()
@@ -47,7 +49,9 @@ def embedder(
         if pairs is not None:
             found += pairs_from_jsonl(pairs)
         if beir is not None:
-            found += pairs_from_beir(beir, split)
+            base = SentenceTransformerEmbedder.from_settings(settings)
+            chunker = Chunker(base.tokenizer(), settings.chunk_size, settings.chunk_overlap)
+            found += pairs_from_beir(beir, split, chunker, base)
         if from_store:
             found += pairs_from_store(Store.open(settings), from_store, seed)
         if not found:
@@ -151,19 +155,19 @@ def evaluate(
         list[Path], typer.Option("--data", help="Held-out examples (JSONL from `finetune data`); repeatable.")
     ],
     out: Annotated[Path | None, typer.Option(help="Report folder (default: the adapter folder).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many examples per file.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="A seeded sample of this many examples per file.")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=8)] = 96,
 ) -> None:
     """Base vs base + adapter on held-out examples: token F1, exact match, abstention, citations, latency."""
     from finetune.data import read_examples
-    from finetune.evaluate import compare, write_report
+    from finetune.evaluate import compare, sample, write_report
     from finetune.train import write_model_card
     from rag.generator import TransformersGenerator
     from rag.models import quiet_model_loading
 
     quiet_model_loading()
     settings = Settings()
-    sets = {path.stem: read_examples(path)[:limit] for path in data_files}
+    sets = {path.stem: sample(read_examples(path), limit) for path in data_files}
     base = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": None}))
     adapted = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": adapter}))
     report = compare(base, adapted, sets, max_new_tokens)

@@ -13,10 +13,15 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.models import embedding_model_path, resolve_device
 from rag.settings import BUNDLED, Settings
 from rag.store import Store
+
+if TYPE_CHECKING:
+    from ingest.chunk import Chunker
+    from rag.embedder import Embedder
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
@@ -56,19 +61,32 @@ def pairs_from_jsonl(path: Path) -> list[Pair]:
     return pairs
 
 
-def pairs_from_beir(folder: Path, split: str) -> list[Pair]:
-    """(query, title + newline + text) for every judged relevant document of the split."""
-    from eval.retrieval import load_beir
+def pairs_from_beir(
+    folder: Path, split: str, chunker: "Chunker | None" = None, embedder: "Embedder | None" = None
+) -> list[Pair]:
+    """(query, title + newline + text) for every judged relevant document of the split.
+
+    With a chunker and an embedder, each judgement also gives (query, the document's chunk most similar to the
+    query): the store holds chunks, so that is what a query must learn to find.
+    """
+    from eval.retrieval import load_beir, loaded_record
 
     if split == "test":
         raise ValueError("Refusing to train on the test split: its queries are what the embedder is measured on.")
     data = load_beir(folder, split)
     pairs = []
     for query_id, judged in data.qrels.items():
+        query = data.queries[query_id]
         for doc_id, relevance in judged.items():
-            if relevance > 0 and doc_id in data.corpus:
-                title, text = data.corpus[doc_id]
-                pairs.append((data.queries[query_id], f"{title}\n{text}".strip()))
+            if relevance <= 0 or doc_id not in data.corpus:
+                continue
+            title, text = data.corpus[doc_id]
+            pairs.append((query, f"{title}\n{text}".strip()))
+            if chunker is not None and embedder is not None and text.strip():
+                chunks = [c.search_text for c in chunker.split(loaded_record(title, text), doc_id)]
+                if len(chunks) > 1:
+                    scores = embedder.embed(chunks) @ embedder.embed_query(query)
+                    pairs.append((query, chunks[int(scores.argmax())]))
     return pairs
 
 

@@ -6,6 +6,7 @@ by how often it abstains. Decoding is the app's (greedy, streamed, stopped on lo
 """
 
 import json
+import random
 import re
 import statistics
 import time
@@ -31,6 +32,14 @@ class Scored:
     exact: float | None
     cites: bool
     seconds: float
+
+
+def sample(examples: list[Example], limit: int | None, seed: int = 0) -> list[Example]:
+    """A seeded sample in file order (all of them without a limit)."""
+    if limit is None or limit >= len(examples):
+        return examples
+    keep = set(random.Random(seed).sample(range(len(examples)), limit))
+    return [e for i, e in enumerate(examples) if i in keep]
 
 
 def abstains(answer: str) -> bool:

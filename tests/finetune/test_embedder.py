@@ -1,5 +1,6 @@
 """The embedder path end to end on a tiny set: pairs, training, a store re-embedded with the result."""
 
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from finetune.embedder import EmbedderTrainConfig, pairs_from_beir, pairs_from_jsonl, pairs_from_store, train_embedder
+from ingest.chunk import Chunker
 from ingest.index import Indexer
 from ingest.reembed import reembed
 from rag.embedder import SentenceTransformerEmbedder
@@ -15,8 +17,10 @@ from rag.keyword import KeywordIndex
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store, StoreMismatchError, chroma_client, staging_name
-from tests.eval.test_retrieval import write_beir
+from tests.eval.test_retrieval import QUERIES, write_beir
 from tests.helpers import HANDBOOK_FACTS
+
+QUERY_Q1 = QUERIES["q1"]
 
 
 def test_pairs_files_are_checked_line_by_line(tmp_path: Path) -> None:
@@ -39,6 +43,20 @@ def test_beir_pairs_come_from_the_judged_documents_and_never_the_test_split(tmp_
             "Cafeteria hours\nThe staff cafeteria opens at 7:30 and closes at 15:00 on weekdays.",
         )
     ]
+
+
+def test_beir_pairs_add_the_chunk_a_query_should_find(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+    folder = write_beir(tmp_path / "beir")
+    filler = " ".join(f"Sentence {n} is about office plants and the weekly watering plan." for n in range(12))
+    long_text = filler + " The staff cafeteria closes at 15:00 on weekdays. " + filler
+    corpus = [json.dumps({"_id": "long", "title": "Office life", "text": long_text})]
+    with gzip.open(folder / "corpus.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(corpus) + "\n")
+    (folder / "qrels" / "train.tsv").write_text("q\tc\ts\nq1\tlong\t1\n", encoding="utf-8")
+    pairs = pairs_from_beir(folder, "train", Chunker(embedder.tokenizer(), 48, 8), embedder)
+    assert [q for q, _ in pairs] == [QUERY_Q1, QUERY_Q1]
+    assert pairs[0][1].startswith("Office life\n") and len(pairs[1][1]) < len(pairs[0][1])
+    assert pairs[1][1].startswith("Office life\n") and "closes at 15:00" in pairs[1][1]
 
 
 def test_inverse_cloze_pairs_from_the_store(handbook_settings: Settings) -> None:
