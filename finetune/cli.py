@@ -178,3 +178,27 @@ def evaluate(
         write_model_card(adapter, json.loads(training.read_text(encoding="utf-8")), report["held_out"])
     for name, result in report["sets"].items():
         typer.echo(json.dumps({"set": name, "before": result["before"], "after": result["after"]}))
+
+
+@app.command("step-bench")
+def step_bench(
+    shape: Annotated[str, typer.Option(help="llama-3.2-1b, llama-3.2-3b or tiny.")] = "llama-3.2-1b",
+    config: Annotated[str, typer.Option(help="Preset (cpu: LoRA, gpu: QLoRA) or a TOML file.")] = "gpu",
+    batch: Annotated[int, typer.Option(min=1)] = 4,
+    tokens: Annotated[int, typer.Option(min=8)] = 512,
+) -> None:
+    """One LoRA/QLoRA step on a random-weight model of a real shape: step time and peak GPU memory."""
+    from finetune.config import LoraTrainConfig
+    from finetune.step_bench import SHAPES, one_step
+    from rag.models import resolve_device
+
+    if shape not in SHAPES:
+        typer.echo(f"Error: unknown shape '{shape}': one of {', '.join(SHAPES)}", err=True)
+        raise typer.Exit(1)
+    loaded = LoraTrainConfig.load(config)
+    try:
+        report = one_step(shape, loaded, resolve_device(Settings().device), batch, tokens)
+    except ValueError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(json.dumps(report))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers.trainer_utils import get_last_checkpoint
 
 from finetune.config import LoraTrainConfig
 from finetune.data import Example, summary
@@ -115,9 +116,11 @@ def train_adapter(
     trainer, kept, too_long = make_trainer(base_model, examples, out, config, device)
     tokenizer = trainer.processing_class
     started = time.perf_counter()
-    checkpoints = list((out / "checkpoints").glob("checkpoint-*"))
-    result = trainer.train(resume_from_checkpoint=bool(resume and checkpoints))
+    last = get_last_checkpoint(str(out / "checkpoints")) if (out / "checkpoints").is_dir() else None
+    resumed_from = int(last.rsplit("-", 1)[1]) if resume and last else 0
+    result = trainer.train(resume_from_checkpoint=last if resume and last else None)
     seconds = time.perf_counter() - started
+    steps_here = max(result.global_step - resumed_from, 1)
     trainer.model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     losses = [(row["step"], row["loss"]) for row in trainer.state.log_history if "loss" in row]
@@ -127,11 +130,13 @@ def train_adapter(
         "config": config.model_dump(),
         "device": device,
         "steps": result.global_step,
+        "examples_seen": result.global_step * config.batch_size * config.grad_accum,
+        "resumed_from_step": resumed_from,
         "train_loss": round(float(result.training_loss), 4),
         "first_logged_loss": losses[0][1] if losses else None,
         "last_logged_loss": losses[-1][1] if losses else None,
         "seconds": round(seconds, 1),
-        "seconds_per_step": round(seconds / max(result.global_step, 1), 2),
+        "seconds_per_step": round(seconds / steps_here, 2),  # of the steps run by this call
     }
     (out / "training.json").write_text(json.dumps(report | {"loss_log": losses}, indent=2), encoding="utf-8")
     plot_loss(losses, out / "loss.png")
