@@ -123,7 +123,8 @@ def test_admin_page_renders_for_admins(tmp_path: Path, models_dir: Path, monkeyp
     assert not app.exception, app.exception
     assert app.title[0].value == "Admin"
     assert app.get("file_uploader")
-    assert [s.value for s in app.subheader] == ["Upload", "Ingestion jobs", "Documents"]
+    assert [s.value for s in app.subheader] == ["Upload", "Ingestion jobs", "Documents", "Models"]
+    assert "No fine-tuned adapter" in app.caption[-1].value
 
 
 def reports_page_as(role: str) -> None:
