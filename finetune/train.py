@@ -10,9 +10,8 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from finetune.config import LoraTrainConfig
 from finetune.data import Example, summary
+from rag.adapter import read_json
 from rag.generator import quantization_config
-
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def lora_config(config: LoraTrainConfig) -> Any:
@@ -164,7 +163,7 @@ def plot_loss(losses: list[tuple[int, float]], path: Path) -> None:
 def write_model_card(out: Path, training: dict[str, Any], held_out: dict[str, Any] | None = None) -> None:
     """README.md of the adapter folder: what it was trained from, on what, how, and how well it does."""
     card = out / "README.md"
-    held_out = held_out or _read_json(out / "evaluation.json").get("held_out")
+    held_out = held_out or read_json(out / "evaluation.json").get("held_out")
     lines = [
         "---",
         f"base_model: {training['base_model']}",
@@ -191,11 +190,3 @@ def write_model_card(out: Path, training: dict[str, Any], held_out: dict[str, An
         "",
     ]
     card.write_text("\n".join(lines), encoding="utf-8")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def is_adapter(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in ADAPTER_FILES)

@@ -42,8 +42,8 @@ def attach_adapter(model: Any, folder: Path, merge: bool) -> Any:
 def adapter_summary(folder: Path) -> dict[str, Any]:
     """What the Admin page shows: base model, LoRA shape, training data and held-out metrics, if recorded."""
     config = check_adapter(folder)
-    training = _json(folder / "training.json")
-    evaluation = _json(folder / "evaluation.json")
+    training = read_json(folder / "training.json")
+    evaluation = read_json(folder / "evaluation.json")
     return {
         "folder": str(folder.resolve()),
         "base_model": config.get("base_model_name_or_path"),
@@ -56,5 +56,5 @@ def adapter_summary(folder: Path) -> dict[str, Any]:
     }
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}

@@ -130,7 +130,6 @@ class TransformersGenerator:
         adapter: Path | None = None,
     ) -> None:
         self.name = model if adapter is None else f"{model} + adapter {adapter}"
-        self.adapter = adapter
         self.quantization = quantization_config(quantization, device)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
