@@ -25,15 +25,23 @@ def embedder(
     from_store: Annotated[
         int, typer.Option(help="Generate this many pairs from the store's chunks (inverse cloze task).")
     ] = 0,
+    corpus_pairs: Annotated[
+        int, typer.Option(min=0, help="With --beir: also this many inverse-cloze pairs from its corpus.")
+    ] = 0,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
     batch_size: Annotated[int, typer.Option(min=2)] = 32,
     learning_rate: float = 2e-5,
+    hard_negatives: Annotated[
+        int, typer.Option(min=0, help="Mine this many hard negatives per pair with the base embedder.")
+    ] = 0,
     seed: int = 13,
 ) -> None:
     """Fine-tune the embedder (MultipleNegativesRankingLoss) and save it as a folder RAG_EMBEDDING_MODEL can name."""
     from finetune.embedder import (
         EmbedderTrainConfig,
+        beir_passages,
         pairs_from_beir,
+        pairs_from_beir_corpus,
         pairs_from_jsonl,
         pairs_from_store,
         train_embedder,
@@ -43,8 +51,8 @@ def embedder(
     from rag.store import Store
 
     settings = Settings()
-    config = EmbedderTrainConfig(epochs, batch_size, learning_rate, seed=seed)
-    found = []
+    config = EmbedderTrainConfig(epochs, batch_size, learning_rate, hard_negatives=hard_negatives, seed=seed)
+    found, corpus = [], None
     try:
         if pairs is not None:
             found += pairs_from_jsonl(pairs)
@@ -52,11 +60,13 @@ def embedder(
             base = SentenceTransformerEmbedder.from_settings(settings)
             chunker = Chunker(base.tokenizer(), settings.chunk_size, settings.chunk_overlap)
             found += pairs_from_beir(beir, split, chunker, base)
+            corpus = beir_passages(beir, split)
+            found += pairs_from_beir_corpus(beir, split, corpus_pairs, seed) if corpus_pairs else []
         if from_store:
             found += pairs_from_store(Store.open(settings), from_store, seed)
         if not found:
             raise ValueError("No training pairs: give --pairs, --beir or --from-store N.")
-        summary = train_embedder(settings, found, out, config)
+        summary = train_embedder(settings, found, out, config, corpus)
     except (ValueError, FileNotFoundError) as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(1) from err
@@ -76,7 +86,9 @@ def data(
     generate: Annotated[int, typer.Option(min=0, help="Generate this many QA pairs from the store.")] = 0,
     limit: Annotated[int | None, typer.Option(min=1, help="Use a seeded sample of this many questions.")] = None,
     unanswerable_share: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.35,
-    held_out_share: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.2,
+    held_out_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of documents held out (1: an evaluation-only set).")
+    ] = 0.2,
     passages: Annotated[int, typer.Option(min=1, max=20, help="Context passages per example.")] = 3,
     seed: int = 13,
 ) -> None:

@@ -20,6 +20,9 @@ from rag.settings import BUNDLED, Settings
 from rag.store import Store
 
 if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
     from ingest.chunk import Chunker
     from rag.embedder import Embedder
 
@@ -32,11 +35,14 @@ class EmbedderTrainConfig:
     batch_size: int = 32
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
+    hard_negatives: int = 0
     seed: int = 13
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("epochs must be >= 1 and batch_size >= 2 (in-batch negatives need a batch)")
+        if self.hard_negatives < 0:
+            raise ValueError("hard_negatives must be >= 0")
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate {self.learning_rate} is not a learning rate")
 
@@ -90,26 +96,82 @@ def pairs_from_beir(
     return pairs
 
 
-def pairs_from_store(store: Store, limit: int, seed: int) -> list[Pair]:
-    """Inverse cloze task: a random sentence of a chunk is the query, the chunk without it the passage."""
+def beir_passages(folder: Path, split: str) -> list[str]:
+    """Every document of a BEIR corpus as title + newline + text: the pool hard negatives are mined from."""
+    from eval.retrieval import load_beir
+
+    return [f"{title}\n{text}".strip() for title, text in load_beir(folder, split).corpus.values()]
+
+
+def cloze_pairs(passages: list[tuple[str | None, str]], limit: int, seed: int) -> list[Pair]:
+    """Inverse cloze task on (heading, text) passages: a random sentence is the query, the rest its passage."""
     rng = random.Random(seed)
-    records = store.chunks.get(include=["documents", "metadatas"])
     pairs: list[Pair] = []
-    for text, metadata in zip(records["documents"] or [], records["metadatas"] or [], strict=True):
+    for heading, text in passages:
         sentences = SENTENCE_END.split(text)
         long_enough = [i for i, s in enumerate(sentences) if len(s.split()) >= 5]
         if len(sentences) < 3 or not long_enough:
             continue
         pick = rng.choice(long_enough)
         rest = " ".join(s for i, s in enumerate(sentences) if i != pick)
-        heading = metadata.get("heading")
         pairs.append((sentences[pick], f"{heading}\n{rest}" if heading else rest))
     rng.shuffle(pairs)
     return pairs[:limit]
 
 
-def train_embedder(settings: Settings, pairs: list[Pair], out: Path, config: EmbedderTrainConfig) -> dict:
-    """Fine-tune the settings' embedder on `pairs` and save it to `out`; returns a summary."""
+def pairs_from_store(store: Store, limit: int, seed: int) -> list[Pair]:
+    """Inverse cloze pairs from the store's chunks: for corpora without any questions."""
+    records = store.chunks.get(include=["documents", "metadatas"])
+    texts, metadatas = records["documents"] or [], records["metadatas"] or []
+    return cloze_pairs([(m.get("heading"), t) for t, m in zip(texts, metadatas, strict=True)], limit, seed)
+
+
+def pairs_from_beir_corpus(folder: Path, split: str, limit: int, seed: int) -> list[Pair]:
+    """Inverse cloze pairs from a BEIR corpus (its documents, never its queries): in-domain text for free."""
+    from eval.retrieval import load_beir
+
+    corpus = load_beir(folder, split).corpus.values()
+    return cloze_pairs([(title or None, text) for title, text in corpus], limit, seed)
+
+
+def add_hard_negatives(
+    model: "SentenceTransformer", pairs: list[Pair], corpus: list[str] | None, count: int
+) -> "Dataset":
+    """(anchor, positive, negative) rows: for each pair, passages the model ranks high but nobody judged relevant.
+
+    Skips the 3 closest candidates and any within 5% of the positive's score (NV-Retriever's TopK-PercPos): in a
+    corpus with unjudged relevant passages, the very closest "negatives" are often positives.
+    """
+    from datasets import Dataset
+    from sentence_transformers.util import mine_hard_negatives
+
+    data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+    return mine_hard_negatives(
+        data,
+        model,
+        corpus=corpus,
+        range_min=3,
+        relative_margin=0.05,
+        num_negatives=count,
+        sampling_strategy="top",
+        output_format="triplet",
+        batch_size=64,
+        verbose=False,
+    )
+
+
+def train_embedder(
+    settings: Settings,
+    pairs: list[Pair],
+    out: Path,
+    config: EmbedderTrainConfig,
+    corpus: list[str] | None = None,
+) -> dict:
+    """Fine-tune the settings' embedder on `pairs` and save it to `out`; returns a summary.
+
+    With `config.hard_negatives`, each pair also gets that many mined negatives from `corpus` (default: the
+    positives themselves).
+    """
     from datasets import Dataset
     from sentence_transformers import (
         SentenceTransformer,
@@ -123,7 +185,10 @@ def train_embedder(settings: Settings, pairs: list[Pair], out: Path, config: Emb
         raise ValueError(f"{len(pairs)} pairs is fewer than one batch of {config.batch_size}: lower --batch-size.")
     base = embedding_model_path(settings)
     model = SentenceTransformer(base, device=resolve_device(settings.device))
-    data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+    if config.hard_negatives:
+        data = add_hard_negatives(model, pairs, corpus, config.hard_negatives)
+    else:
+        data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=config.epochs,
@@ -144,6 +209,7 @@ def train_embedder(settings: Settings, pairs: list[Pair], out: Path, config: Emb
     summary = {
         "base_model": "all-MiniLM-L6-v2 (bundled)" if settings.embedding_model == BUNDLED else settings.embedding_model,
         "pairs": len(pairs),
+        "rows": len(data),
         "steps": result.global_step,
         "train_loss": round(float(result.training_loss), 4),
         "seconds": round(float(result.metrics.get("train_runtime", 0.0)), 1),

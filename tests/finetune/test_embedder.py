@@ -8,7 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finetune.embedder import EmbedderTrainConfig, pairs_from_beir, pairs_from_jsonl, pairs_from_store, train_embedder
+from finetune.embedder import (
+    EmbedderTrainConfig,
+    add_hard_negatives,
+    pairs_from_beir,
+    pairs_from_beir_corpus,
+    pairs_from_jsonl,
+    pairs_from_store,
+    train_embedder,
+)
 from ingest.chunk import Chunker
 from ingest.index import Indexer
 from ingest.reembed import reembed
@@ -57,6 +65,43 @@ def test_beir_pairs_add_the_chunk_a_query_should_find(tmp_path: Path, embedder: 
     assert [q for q, _ in pairs] == [QUERY_Q1, QUERY_Q1]
     assert pairs[0][1].startswith("Office life\n") and len(pairs[1][1]) < len(pairs[0][1])
     assert pairs[1][1].startswith("Office life\n") and "closes at 15:00" in pairs[1][1]
+
+
+def test_cloze_pairs_from_a_beir_corpus_use_its_documents(tmp_path: Path) -> None:
+    folder = write_beir(tmp_path / "beir")
+    sentences = [f"Sentence number {n} describes one more finding of the study." for n in range(4)]
+    records = [{"_id": "long", "title": "A study", "text": " ".join(sentences)}, {"_id": "short", "text": "Too short."}]
+    with gzip.open(folder / "corpus.jsonl.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(json.dumps(r) for r in records) + "\n")
+    (folder / "qrels" / "train.tsv").write_text("q\tc\ts\nq1\tlong\t1\n", encoding="utf-8")
+    [(query, passage)] = pairs_from_beir_corpus(folder, "train", limit=5, seed=0)
+    assert query in sentences and query not in passage
+    assert passage == "A study\n" + " ".join(s for s in sentences if s != query)
+
+
+def test_hard_negatives_are_close_passages_nobody_judged_relevant(embedder: SentenceTransformerEmbedder) -> None:
+    cafeteria = "The staff cafeteria opens at 7:30 and closes at 15:00 on weekdays."
+    corpus = [
+        cafeteria,
+        "The cafeteria closes early on public holidays; the kiosk stays open.",
+        "The cafeteria menu changes every Monday and lists vegetarian dishes.",
+        "Cafeteria staff wear hair nets in the kitchen.",
+        "Lunch vouchers can be used in the cafeteria and the kiosk.",
+        "Parking permits are issued by the facilities desk on the ground floor.",
+        "Laptops are replaced every four years by the IT department.",
+        "Travel expenses must be filed within thirty days of the trip.",
+        "The library lends books for up to three weeks.",
+    ]
+    pairs = [("When does the cafeteria close?", cafeteria), ("Who issues parking permits?", corpus[5])]
+    rows = add_hard_negatives(embedder.model, pairs, corpus, count=1).to_list()
+    assert [r["anchor"] for r in rows] == [q for q, _ in pairs]  # one triplet per pair
+    for row, (_, positive) in zip(rows, pairs, strict=True):
+        assert row["negative"] in corpus and row["negative"] != positive
+    cafeteria_negative = rows[0]["negative"]
+    # the 3 closest other passages are skipped as possible unjudged positives; what follows is still on topic
+    assert "afeteria" in cafeteria_negative or "kiosk" in cafeteria_negative
+    with pytest.raises(ValueError, match="hard_negatives"):
+        EmbedderTrainConfig(hard_negatives=-1)
 
 
 def test_inverse_cloze_pairs_from_the_store(handbook_settings: Settings) -> None:
