@@ -4,9 +4,10 @@ An example is a chat prompt (system + user messages) and the assistant's complet
 loss on the completion only. Grounded examples are built per question: the app's retriever finds passages in
 the store, `pack_context` renders them with the app's system prompt, and the target is the reference answer
 citing the passage that holds it, like "... [2]". For a share of questions the passages holding the answer are
-removed from the context and the target is the abstention sentence: the model learns that near-miss context
-is not an answer. Questions are split into train and held-out by document, so held-out examples come from
-documents the adapter never saw.
+replaced by the closest passages of other documents (of the same document only when the store has no other),
+and the target is the abstention sentence: the model learns that near-miss context is not an answer.
+Questions are split into train and held-out by document, so held-out examples come from documents the adapter
+never saw.
 """
 
 import json
@@ -150,7 +151,12 @@ class GroundedBuilder:
 
     def unanswerable(self, item: EvalItem, passages: int) -> Example | None:
         assert item.reference is not None
-        hits = [h for h in self.retriever.retrieve(item.question, passages + 3) if not holds_answer(h, item.reference)]
+        found = self.retriever.retrieve(item.question, passages * 5)
+        candidates = [h for h in found if not holds_answer(h, item.reference)]
+        # The answer's own document often says it again in other words, which would teach abstaining on answerable
+        # context: take passages from other documents when the store has any.
+        elsewhere = [h for h in candidates if h.chunk.source not in item.reference_sources]
+        hits = elsewhere or candidates
         if not hits:
             return None
         messages, _ = pack_context(item.question, hits[:passages], self.count_tokens, self.budget)

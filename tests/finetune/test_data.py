@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from eval.sets import EvalItem
+from finetune.build import count_with
 from finetune.data import (
     DataError,
     Example,
@@ -18,11 +19,13 @@ from finetune.data import (
     write_examples,
 )
 from finetune.train import make_trainer
+from ingest.index import Indexer
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import Messages, TokenStream, TransformersGenerator
 from rag.models import generator_model_path
 from rag.pipeline import RagPipeline
 from rag.prompt import SYSTEM_PROMPT
+from rag.retrieve import Retriever
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
 from tests.finetune.conftest import TINY
@@ -118,6 +121,34 @@ def test_unanswerable_examples_have_no_passage_with_the_answer(
         hits = builder.retriever.retrieve(item.question, 6)
         answer_text = next(h.chunk.text for h in hits if holds_answer(h, item.reference))
         assert answer_text not in example.prompt[1]["content"]
+
+
+def test_unanswerable_context_comes_from_other_documents_when_there_are_any(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder, generator: TransformersGenerator
+) -> None:
+    # The canteen notes answer the question twice, in different words: a passage of theirs without the exact
+    # reference would still answer it, so the unanswerable context must come from the other document.
+    canteen = tmp_path / "canteen.md"
+    canteen.write_text(
+        "# Canteen\n\nThe canteen closes at 15:00 on weekdays.\n\n"
+        + "\n\n".join(f"## Note {n}\n\nMenu note {n}: soup and salad are served daily." for n in range(6))
+        + "\n\n## Hours\n\nAfter three in the afternoon the canteen is shut.\n",
+        encoding="utf-8",
+    )
+    kiosk = tmp_path / "kiosk.md"
+    kiosk.write_text("# Kiosk\n\nThe kiosk next to the canteen sells coffee until 18:00.\n", encoding="utf-8")
+    store = Store.open(settings)
+    indexer = Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap)
+    indexer.ingest(canteen, "canteen.md")
+    indexer.ingest(kiosk, "kiosk.md")
+    builder = GroundedBuilder(
+        settings, store, Retriever.from_settings(settings, store, embedder), count_with(generator.tokenizer)
+    )
+    item = EvalItem("When does the canteen close?", "15:00", ["canteen.md"], "test")
+    example = builder.unanswerable(item, 3)
+    assert example is not None and example.completion == ABSTAIN_ANSWER
+    context = example.prompt[1]["content"]
+    assert "sells coffee" in context and "shut" not in context and "15:00" not in context
 
 
 def test_held_out_questions_come_from_documents_never_trained_on() -> None:
