@@ -172,14 +172,15 @@ def evaluate(
 ) -> None:
     """Base vs base + adapter on held-out examples: token F1, exact match, abstention, citations, latency."""
     from finetune.data import read_examples
-    from finetune.evaluate import compare, sample, write_report
+    from finetune.evaluate import compare, sample, set_names, write_report
     from finetune.train import write_model_card
     from rag.generator import TransformersGenerator
     from rag.models import quiet_model_loading
 
     quiet_model_loading()
     settings = Settings()
-    sets = {path.stem: sample(read_examples(path), limit) for path in data_files}
+    names = set_names(data_files)
+    sets = {name: sample(read_examples(path), limit) for name, path in zip(names, data_files, strict=True)}
     base = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": None}))
     adapted = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": adapter}))
     report = compare(base, adapted, sets, max_new_tokens)

@@ -42,6 +42,12 @@ def sample(examples: list[Example], limit: int | None, seed: int = 0) -> list[Ex
     return [e for i, e in enumerate(examples) if i in keep]
 
 
+def set_names(paths: Sequence[Path]) -> list[str]:
+    """Report names for data files: the file's stem, or folder/stem when two files share a stem."""
+    stems = [p.stem for p in paths]
+    return [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+
+
 def abstains(answer: str) -> bool:
     return answer.strip().startswith(ABSTAIN_ANSWER.rstrip("."))
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from finetune.data import Example
-from finetune.evaluate import compare, markdown, metrics, score
+from finetune.evaluate import compare, markdown, metrics, score, set_names
 from rag.generator import TransformersGenerator
 from rag.settings import ABSTAIN_ANSWER, Settings
 
@@ -15,6 +15,11 @@ PROMPT = [
 
 def example(kind: str, reference: str) -> Example:
     return Example(PROMPT, reference, {"kind": kind, "reference": reference})
+
+
+def test_sets_sharing_a_file_name_keep_apart() -> None:
+    assert set_names([Path("a/heldout.jsonl"), Path("b/other.jsonl")]) == ["heldout", "other"]
+    assert set_names([Path("a/heldout.jsonl"), Path("b/heldout.jsonl")]) == ["a/heldout", "b/heldout"]
 
 
 def test_answers_are_scored_without_their_citations() -> None:
