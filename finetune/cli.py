@@ -60,7 +60,7 @@ def embedder(
             base = SentenceTransformerEmbedder.from_settings(settings)
             chunker = Chunker(base.tokenizer(), settings.chunk_size, settings.chunk_overlap)
             found += pairs_from_beir(beir, split, chunker, base)
-            corpus = beir_passages(beir, split)
+            corpus = beir_passages(beir, split) if hard_negatives else None
             found += pairs_from_beir_corpus(beir, split, corpus_pairs, seed) if corpus_pairs else []
         if from_store:
             found += pairs_from_store(Store.open(settings), from_store, seed)
