@@ -154,8 +154,14 @@ class GroundedBuilder:
         found = self.retriever.retrieve(item.question, passages * 5)
         candidates = [h for h in found if not holds_answer(h, item.reference)]
         # The answer's own document often says it again in other words, which would teach abstaining on answerable
-        # context: take passages from other documents when the store has any.
+        # context: take passages from other documents when the store has any, searching past the retriever's
+        # top results if they all come from the answer's own document.
         elsewhere = [h for h in candidates if h.chunk.source not in item.reference_sources]
+        if len(elsewhere) < passages:
+            query = self.retriever.embedder.embed_query(item.question)
+            nearest = self.store.search(query, passages, exclude_sources=item.reference_sources)
+            seen = {h.id for h in elsewhere}
+            elsewhere += [h for h in nearest if h.id not in seen and not holds_answer(h, item.reference)]
         hits = elsewhere or candidates
         if not hits:
             return None

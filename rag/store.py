@@ -278,14 +278,16 @@ class Store:
 
     # Search ----------------------------------------------------------------------------------------------
 
-    def search(self, vector: np.ndarray, k: int) -> list[Hit]:
-        """The k chunks nearest to a unit vector, best first, from committed documents only."""
+    def search(self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = ()) -> list[Hit]:
+        """The k chunks nearest to a unit vector, best first, from committed documents only (and none of
+        `exclude_sources`)."""
         available = self.chunks.count()
         if available == 0:
             return []
         result = self.chunks.query(
             query_embeddings=vector[None, :],
             n_results=min(k + OVERFETCH, available),
+            where={"source": {"$nin": list(exclude_sources)}} if exclude_sources else None,
             include=["documents", "metadatas", "distances"],
         )
         texts = (result["documents"] or [[]])[0]

@@ -127,11 +127,12 @@ def test_unanswerable_context_comes_from_other_documents_when_there_are_any(
     tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder, generator: TransformersGenerator
 ) -> None:
     # The canteen notes answer the question twice, in different words: a passage of theirs without the exact
-    # reference would still answer it, so the unanswerable context must come from the other document.
+    # reference would still answer it, so the unanswerable context must come from the other document, even when
+    # the canteen's own passages fill the retriever's whole top 5.
     canteen = tmp_path / "canteen.md"
     canteen.write_text(
         "# Canteen\n\nThe canteen closes at 15:00 on weekdays.\n\n"
-        + "\n\n".join(f"## Note {n}\n\nMenu note {n}: soup and salad are served daily." for n in range(6))
+        + "\n\n".join(f"## Note {n}\n\n" + f"Canteen note {n}: the canteen serves soup daily. " * 8 for n in range(8))
         + "\n\n## Hours\n\nAfter three in the afternoon the canteen is shut.\n",
         encoding="utf-8",
     )
@@ -145,10 +146,10 @@ def test_unanswerable_context_comes_from_other_documents_when_there_are_any(
         settings, store, Retriever.from_settings(settings, store, embedder), count_with(generator.tokenizer)
     )
     item = EvalItem("When does the canteen close?", "15:00", ["canteen.md"], "test")
-    example = builder.unanswerable(item, 3)
+    example = builder.unanswerable(item, 1)
     assert example is not None and example.completion == ABSTAIN_ANSWER
     context = example.prompt[1]["content"]
-    assert "sells coffee" in context and "shut" not in context and "15:00" not in context
+    assert "sells coffee" in context and "canteen serves" not in context and "15:00" not in context
 
 
 def test_held_out_questions_come_from_documents_never_trained_on() -> None:

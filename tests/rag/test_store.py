@@ -37,6 +37,8 @@ def test_put_search_replace_delete(settings: Settings, embedder: SentenceTransfo
     hits = store.search(embedder.embed_query("How long do lions sleep?"), 2)
     assert hits[0].chunk == Chunk("Lions sleep twenty hours a day.", "zoo.pdf", 0, page=1)
     assert 0.5 < hits[0].score <= 1.0 and hits[0].score > hits[1].score
+    elsewhere = store.search(embedder.embed_query("How long do lions sleep?"), 2, exclude_sources=["zoo.pdf"])
+    assert [h.chunk.source for h in elsewhere] == ["cars.pdf"]
     assert [(d.source, d.chunks, d.pages) for d in store.documents()] == [("cars.pdf", 1, 1), ("zoo.pdf", 2, 2)]
 
     put(store, embedder, "zoo.pdf", ["Giraffes have long necks."], "c" * 64)
