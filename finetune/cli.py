@@ -34,6 +34,9 @@ def embedder(
     hard_negatives: Annotated[
         int, typer.Option(min=0, help="Mine this many hard negatives per pair with the base embedder.")
     ] = 0,
+    mini_batch_size: Annotated[
+        int, typer.Option(min=0, help="Cached loss in mini-batches of this size: big batches in little memory.")
+    ] = 0,
     seed: int = 13,
 ) -> None:
     """Fine-tune the embedder (MultipleNegativesRankingLoss) and save it as a folder RAG_EMBEDDING_MODEL can name."""
@@ -51,7 +54,9 @@ def embedder(
     from rag.store import Store
 
     settings = Settings()
-    config = EmbedderTrainConfig(epochs, batch_size, learning_rate, hard_negatives=hard_negatives, seed=seed)
+    config = EmbedderTrainConfig(
+        epochs, batch_size, learning_rate, hard_negatives=hard_negatives, mini_batch_size=mini_batch_size, seed=seed
+    )
     found, corpus = [], None
     try:
         if pairs is not None:

@@ -1,6 +1,8 @@
 """Adapt the retriever: fine-tune the embedder on (query, passage) pairs with MultipleNegativesRankingLoss.
 
-Every other passage in a batch serves as a negative for a query, so bigger batches teach more per step.
+Every other passage in a batch serves as a negative for a query, so bigger batches teach more per step; with
+`mini_batch_size` the loss is computed GradCache-style (CachedMultipleNegativesRankingLoss), so a batch of 128 or
+more costs the memory of a mini-batch.
 Pairs come from a JSONL file, a BEIR split (its queries and judged documents; never pass the test split), or
 the corpus itself (one sentence of a chunk as the query, the rest of the chunk as its passage: the inverse
 cloze task, for corpora without any questions). The result is a sentence-transformers folder that
@@ -36,6 +38,7 @@ class EmbedderTrainConfig:
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
     hard_negatives: int = 0
+    mini_batch_size: int = 0  # 0: plain MNRL; else GradCache in mini-batches of this size
     seed: int = 13
 
     def __post_init__(self) -> None:
@@ -43,6 +46,8 @@ class EmbedderTrainConfig:
             raise ValueError("epochs must be >= 1 and batch_size >= 2 (in-batch negatives need a batch)")
         if self.hard_negatives < 0:
             raise ValueError("hard_negatives must be >= 0")
+        if not 0 <= self.mini_batch_size <= self.batch_size:
+            raise ValueError(f"mini_batch_size must be between 0 (off) and batch_size ({self.batch_size})")
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate {self.learning_rate} is not a learning rate")
 
@@ -179,7 +184,10 @@ def train_embedder(
         SentenceTransformerTrainingArguments,
     )
     from sentence_transformers.base.sampler import BatchSamplers
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
 
     if len(pairs) < config.batch_size:
         raise ValueError(f"{len(pairs)} pairs is fewer than one batch of {config.batch_size}: lower --batch-size.")
@@ -201,9 +209,11 @@ def train_embedder(
         logging_steps=10,
         report_to="none",
     )
-    trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
-    )
+    if config.mini_batch_size:
+        loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
+    else:
+        loss = MultipleNegativesRankingLoss(model)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
     result = trainer.train()
     model.save_pretrained(str(out))
     summary = {

@@ -145,6 +145,23 @@ def test_a_fine_tuned_embedder_replaces_the_stores_vectors(
     assert hits[0].chunk.page == 3
 
 
+def test_the_cached_loss_learns_what_the_plain_loss_learns(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    # GradCache computes the plain loss's gradient in mini-batches: the same seeded run must see the same losses
+    # (not bit for bit: Adam's first steps turn float noise into visible weight differences).
+    pairs = [(q, f"The answer is {answer}.") for q, _, answer in HANDBOOK_FACTS][:4] * 2
+    losses = []
+    for mini in (0, 2):
+        config = EmbedderTrainConfig(epochs=1, batch_size=4, learning_rate=1e-4, mini_batch_size=mini)
+        summary = train_embedder(settings, pairs, tmp_path / str(mini), config)
+        assert summary["mini_batch_size"] == mini and summary["steps"] == 2
+        losses.append(summary["train_loss"])
+    assert losses[0] > 0.1 and abs(losses[0] - losses[1]) < 0.02 * losses[0]
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        EmbedderTrainConfig(batch_size=4, mini_batch_size=8)
+
+
 def test_a_swap_cut_short_is_finished_on_the_next_open(
     settings: Settings, handbook_pdf: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
