@@ -29,14 +29,14 @@ def embedder(
         int, typer.Option(min=0, help="With --beir: also this many inverse-cloze pairs from its corpus.")
     ] = 0,
     epochs: Annotated[int, typer.Option(min=1)] = 3,
-    batch_size: Annotated[int, typer.Option(min=2)] = 32,
-    learning_rate: float = 2e-5,
+    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per step: more in-batch negatives.")] = 128,
+    learning_rate: float = 5e-5,
     hard_negatives: Annotated[
         int, typer.Option(min=0, help="Mine this many hard negatives per pair with the base embedder.")
     ] = 0,
     mini_batch_size: Annotated[
-        int, typer.Option(min=0, help="Cached loss in mini-batches of this size: big batches in little memory.")
-    ] = 0,
+        int, typer.Option(min=0, help="Cached loss in mini-batches of this size (0: plain loss, whole batch).")
+    ] = 32,
     seed: int = 13,
 ) -> None:
     """Fine-tune the embedder (MultipleNegativesRankingLoss) and save it as a folder RAG_EMBEDDING_MODEL can name."""

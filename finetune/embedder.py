@@ -13,7 +13,7 @@ cloze task, for corpora without any questions). The result is a sentence-transfo
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,11 +34,11 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 @dataclass(frozen=True)
 class EmbedderTrainConfig:
     epochs: int = 3
-    batch_size: int = 32
-    learning_rate: float = 2e-5
+    batch_size: int = 128  # 128 beat 32 by +0.019 dense nDCG@10 on SciFact (docs/fine-tuning.md)
+    learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
     hard_negatives: int = 0
-    mini_batch_size: int = 0  # 0: plain MNRL; else GradCache in mini-batches of this size
+    mini_batch_size: int = 32  # GradCache in mini-batches of this size; 0 (or >= batch_size): plain MNRL
     seed: int = 13
 
     def __post_init__(self) -> None:
@@ -46,8 +46,8 @@ class EmbedderTrainConfig:
             raise ValueError("epochs must be >= 1 and batch_size >= 2 (in-batch negatives need a batch)")
         if self.hard_negatives < 0:
             raise ValueError("hard_negatives must be >= 0")
-        if not 0 <= self.mini_batch_size <= self.batch_size:
-            raise ValueError(f"mini_batch_size must be between 0 (off) and batch_size ({self.batch_size})")
+        if self.mini_batch_size < 0:
+            raise ValueError("mini_batch_size must be >= 0 (0: the whole batch at once)")
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate {self.learning_rate} is not a learning rate")
 
@@ -189,14 +189,16 @@ def train_embedder(
         MultipleNegativesRankingLoss,
     )
 
-    if len(pairs) < config.batch_size:
-        raise ValueError(f"{len(pairs)} pairs is fewer than one batch of {config.batch_size}: lower --batch-size.")
     base = embedding_model_path(settings)
     model = SentenceTransformer(base, device=resolve_device(settings.device))
     if config.hard_negatives:
         data = add_hard_negatives(model, pairs, corpus, config.hard_negatives)
     else:
         data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+    if len(data) < 2:
+        raise ValueError(f"{len(data)} training rows: in-batch negatives need at least 2 pairs.")
+    if len(data) < config.batch_size:  # a small set trains as one batch rather than not at all
+        config = replace(config, batch_size=len(data), mini_batch_size=min(config.mini_batch_size, len(data)))
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=config.epochs,
@@ -209,7 +211,7 @@ def train_embedder(
         logging_steps=10,
         report_to="none",
     )
-    if config.mini_batch_size:
+    if 0 < config.mini_batch_size < config.batch_size:
         loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=config.mini_batch_size)
     else:
         loss = MultipleNegativesRankingLoss(model)

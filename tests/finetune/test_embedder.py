@@ -158,8 +158,12 @@ def test_the_cached_loss_learns_what_the_plain_loss_learns(
         assert summary["mini_batch_size"] == mini and summary["steps"] == 2
         losses.append(summary["train_loss"])
     assert losses[0] > 0.1 and abs(losses[0] - losses[1]) < 0.02 * losses[0]
+    small = train_embedder(settings, pairs[:3], tmp_path / "small", EmbedderTrainConfig(epochs=1))
+    assert small["batch_size"] == 3 and small["steps"] == 1  # fewer pairs than the default 128: one batch
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        train_embedder(settings, pairs[:1], tmp_path / "one", EmbedderTrainConfig(epochs=1))
     with pytest.raises(ValueError, match="mini_batch_size"):
-        EmbedderTrainConfig(batch_size=4, mini_batch_size=8)
+        EmbedderTrainConfig(mini_batch_size=-1)
 
 
 def test_a_swap_cut_short_is_finished_on_the_next_open(
