@@ -198,7 +198,7 @@ def train_embedder(
     if len(data) < 2:
         raise ValueError(f"{len(data)} training rows: in-batch negatives need at least 2 pairs.")
     if len(data) < config.batch_size:  # a small set trains as one batch rather than not at all
-        config = replace(config, batch_size=len(data), mini_batch_size=min(config.mini_batch_size, len(data)))
+        config = replace(config, batch_size=len(data))
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=config.epochs,
