@@ -22,6 +22,11 @@ def count_with(tokenizer: Any) -> Any:
     return count
 
 
+def questions_in(examples: list[Example]) -> set[tuple[str, str]]:
+    """The grounded questions the examples were built from (a paired question yields two examples)."""
+    return {(str(e.meta["question"]), str(e.meta["sources"])) for e in examples if e.meta.get("kind") != "seed"}
+
+
 def build_data_folder(
     settings: Settings,
     out: Path,
@@ -33,6 +38,7 @@ def build_data_folder(
     held_out_share: float,
     passages: int,
     seed: int,
+    paired: bool = False,
 ) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
@@ -69,7 +75,7 @@ def build_data_folder(
         with Progress(transient=True) as progress:
             task = progress.add_task("Rendering examples", total=len(items))
             tick = lambda done: progress.advance(task)  # noqa: E731
-            train += build_grounded(builder, train_items, unanswerable_share, passages, seed, tick)
+            train += build_grounded(builder, train_items, unanswerable_share, passages, seed, tick, paired)
             held += build_grounded(builder, held_items, unanswerable_share, passages, seed + 1, tick)
     random.Random(seed).shuffle(train)
     random.Random(seed).shuffle(held)
@@ -79,9 +85,10 @@ def build_data_folder(
         "train": summary(train),
         "held_out": summary(held),
         "questions": len(items),
-        "skipped": len(items) - sum(1 for e in train + held if e.meta.get("kind") != "seed"),
+        "skipped": len(items) - len(questions_in(train + held)),
         "held_out_sources": sorted({s for e in held for s in e.meta.get("sources", [])}),
         "unanswerable_share": unanswerable_share,
+        "paired": paired,
         "passages": passages,
         "seed": seed,
     }

@@ -95,6 +95,9 @@ def data(
         float, typer.Option(min=0.0, max=1.0, help="Share of documents held out (1: an evaluation-only set).")
     ] = 0.2,
     passages: Annotated[int, typer.Option(min=1, max=20, help="Context passages per example.")] = 3,
+    paired: Annotated[
+        bool, typer.Option(help="Train on unanswerable questions with their answerable context too.")
+    ] = False,
     seed: int = 13,
 ) -> None:
     """Build training examples rendered exactly as the app prompts, with a held-out split by document."""
@@ -102,7 +105,7 @@ def data(
 
     try:
         report = build_data_folder(
-            Settings(), out, qa, seed_file, generate, limit, unanswerable_share, held_out_share, passages, seed
+            Settings(), out, qa, seed_file, generate, limit, unanswerable_share, held_out_share, passages, seed, paired
         )
     except (ValueError, FileNotFoundError) as err:
         typer.echo(f"Error: {err}", err=True)

@@ -195,18 +195,24 @@ def build_grounded(
     passages: int,
     seed: int,
     on_progress: Callable[[int], None] | None = None,
+    paired: bool = False,
 ) -> list[Example]:
-    """One example per usable question: unanswerable for a seeded `unanswerable_share` of them."""
+    """One example per usable question: unanswerable for a seeded `unanswerable_share` of them.
+
+    `paired` also keeps the answerable example of those questions, so the model sees the same question with
+    both targets and can only tell them apart by reading the context.
+    """
     rng = random.Random(seed)
-    examples = []
+    examples: list[Example] = []
     for done, item in enumerate(items, start=1):
         if item.reference:
             if rng.random() < unanswerable_share:
-                example = builder.unanswerable(item, passages)
+                built = [builder.unanswerable(item, passages)]
+                if paired:
+                    built.append(builder.answerable(item, passages, rng))
             else:
-                example = builder.answerable(item, passages, rng)
-            if example is not None:
-                examples.append(example)
+                built = [builder.answerable(item, passages, rng)]
+            examples += [e for e in built if e is not None]
         if on_progress:
             on_progress(done)
     return examples

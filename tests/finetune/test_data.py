@@ -12,6 +12,7 @@ from finetune.data import (
     DataError,
     Example,
     GroundedBuilder,
+    build_grounded,
     holds_answer,
     load_seed,
     read_examples,
@@ -150,6 +151,20 @@ def test_unanswerable_context_comes_from_other_documents_when_there_are_any(
     assert example is not None and example.completion == ABSTAIN_ANSWER
     context = example.prompt[1]["content"]
     assert "sells coffee" in context and "canteen serves" not in context and "15:00" not in context
+
+
+def test_paired_questions_are_trained_with_both_contexts(
+    builder: GroundedBuilder, handbook_items: list[EvalItem]
+) -> None:
+    single = build_grounded(builder, handbook_items, 0.5, 1, seed=3)
+    paired = build_grounded(builder, handbook_items, 0.5, 1, seed=3, paired=True)
+    unanswerable = {e.meta["question"] for e in single if e.meta["kind"] == "unanswerable"}
+    assert unanswerable and len(single) == len(handbook_items)
+    assert len(paired) == len(single) + len(unanswerable)
+    for question in unanswerable:
+        kinds = sorted(e.meta["kind"] for e in paired if e.meta["question"] == question)
+        assert kinds == ["answerable", "unanswerable"]
+    assert {e.meta["question"] for e in paired} == {item.question for item in handbook_items}
 
 
 def test_held_out_questions_come_from_documents_never_trained_on() -> None:
