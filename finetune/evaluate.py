@@ -3,6 +3,10 @@
 Answerable examples are scored by token F1 and exact match against the reference (citations like [2] taken
 out first), by how often they cite a passage, and by how often the model wrongly abstains; unanswerable ones
 by how often it abstains. Decoding is the app's (greedy, streamed, stopped on loops).
+
+Abstention rates alone cannot tell a model that reads the context from one that abstains at a fixed rate, so
+each example also records the model's probability of starting the abstention sentence, and the report gives
+the ROC AUC of that probability between unanswerable and answerable examples (0.5: no better than chance).
 """
 
 import json
@@ -14,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from eval.run import exact_match, token_f1
 from finetune.data import Example
@@ -32,6 +38,7 @@ class Scored:
     exact: float | None
     cites: bool
     seconds: float
+    abstain_probability: float | None = None
 
 
 def sample(examples: list[Example], limit: int | None, seed: int = 0) -> list[Example]:
@@ -56,16 +63,25 @@ def passages_in(example: Example) -> int:
     return len(re.findall(r"^\[(\d+)\] \(", example.prompt[-1]["content"], flags=re.MULTILINE))
 
 
-def score(example: Example, answer: str, seconds: float) -> Scored:
+def score(example: Example, answer: str, seconds: float, abstain_probability: float | None = None) -> Scored:
     kind = str(example.meta.get("kind", "seed"))
     abstained = abstains(answer)
     numbers = [int(n) for n in CITATION.findall(answer)]
     cites = bool(numbers) and all(1 <= n <= passages_in(example) for n in numbers)
     if kind == "unanswerable":
-        return Scored(kind, answer, abstained, None, None, cites, seconds)
+        return Scored(kind, answer, abstained, None, None, cites, seconds, abstain_probability)
     reference = str(example.meta.get("reference") or CITATION.sub("", example.completion))
     plain = CITATION.sub("", answer)
-    return Scored(kind, answer, abstained, token_f1(plain, reference), exact_match(plain, reference), cites, seconds)
+    f1, exact = token_f1(plain, reference), exact_match(plain, reference)
+    return Scored(kind, answer, abstained, f1, exact, cites, seconds, abstain_probability)
+
+
+def abstain_probability(generator: TransformersGenerator, example: Example) -> float:
+    """The probability that the reply's first token is the abstention sentence's first token."""
+    first = generator.tokenizer(ABSTAIN_ANSWER, add_special_tokens=False)["input_ids"][0]
+    with torch.inference_mode():
+        logits = generator.model(**generator.encode(example.prompt)).logits[0, -1]
+    return float(torch.softmax(logits.float(), dim=-1)[first])
 
 
 def answer_all(generator: TransformersGenerator, examples: Sequence[Example], max_new_tokens: int) -> list[Scored]:
@@ -74,12 +90,24 @@ def answer_all(generator: TransformersGenerator, examples: Sequence[Example], ma
         started = time.perf_counter()
         stream = generator.stream(example.prompt, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)
         answer = "".join(stream).strip()
-        scored.append(score(example, answer, time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        scored.append(score(example, answer, seconds, abstain_probability(generator, example)))
     return scored
 
 
 def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 4) if values else None
+
+
+def abstention_auc(scored: Sequence[Scored]) -> float | None:
+    """ROC AUC of the abstention probability, unanswerable against answerable (None without both kinds)."""
+    from sklearn.metrics import roc_auc_score
+
+    rated = [s for s in scored if s.abstain_probability is not None]
+    labels = [s.kind == "unanswerable" for s in rated]
+    if len(set(labels)) < 2:
+        return None
+    return round(float(roc_auc_score(labels, [s.abstain_probability for s in rated])), 4)
 
 
 def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
@@ -94,6 +122,7 @@ def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
         "abstention_on_unanswerable": _mean([float(s.abstained) for s in unanswerable]),
         "false_abstention_on_answerable": _mean([float(s.abstained) for s in answerable]),
         "citation_rate": _mean([float(s.cites) for s in answered]),
+        "abstention_auc": abstention_auc(scored),
         "latency_p50_s": round(statistics.median(s.seconds for s in scored), 3) if scored else None,
     }
 

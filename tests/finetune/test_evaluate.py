@@ -3,7 +3,16 @@
 from pathlib import Path
 
 from finetune.data import Example
-from finetune.evaluate import compare, markdown, metrics, score, set_names
+from finetune.evaluate import (
+    Scored,
+    abstain_probability,
+    abstention_auc,
+    compare,
+    markdown,
+    metrics,
+    score,
+    set_names,
+)
 from rag.generator import TransformersGenerator
 from rag.settings import ABSTAIN_ANSWER, Settings
 
@@ -46,6 +55,27 @@ def test_metrics_split_answerable_and_unanswerable() -> None:
     assert result["latency_p50_s"] == 1.0
 
 
+def test_abstention_auc_says_whether_the_probability_tells_the_kinds_apart() -> None:
+    def rated(kind: str, probability: float) -> Scored:
+        return score(example(kind, "x"), "x", 1.0, probability)
+
+    apart = [rated("unanswerable", 0.9), rated("unanswerable", 0.7), rated("answerable", 0.2), rated("answerable", 0.6)]
+    assert abstention_auc(apart) == 1.0
+    flat = [rated("unanswerable", 0.5), rated("answerable", 0.5)]
+    assert abstention_auc(flat) == 0.5
+    backwards = [rated("unanswerable", 0.1), rated("answerable", 0.8)]
+    assert abstention_auc(backwards) == 0.0
+    assert abstention_auc([rated("answerable", 0.3)]) is None
+
+
+def test_the_abstain_probability_follows_the_prompt(generator: TransformersGenerator) -> None:
+    asked = [{"role": "user", "content": "Repeat this sentence exactly: I don't know based on the provided documents."}]
+    other = [{"role": "user", "content": "Repeat this sentence exactly: Paris is the capital of France."}]
+    asking = abstain_probability(generator, Example(asked, ABSTAIN_ANSWER))
+    not_asking = abstain_probability(generator, Example(other, ABSTAIN_ANSWER))
+    assert 0.0 <= not_asking < asking <= 1.0
+
+
 def test_base_and_adapted_models_answer_the_same_held_out_prompts(
     trained_adapter: Path, handbook_settings: Settings, generator: TransformersGenerator, short_examples: list[Example]
 ) -> None:
@@ -58,3 +88,4 @@ def test_base_and_adapted_models_answer_the_same_held_out_prompts(
     assert [s["reference"] for s in result["samples"]] == [e.completion for e in held]
     text = markdown(report)
     assert "| abstention_on_unanswerable |" in text and "## heldout" in text
+    assert result["after"]["abstention_auc"] in (0.0, 0.5, 1.0)  # one example of each kind
