@@ -22,11 +22,6 @@ def count_with(tokenizer: Any) -> Any:
     return count
 
 
-def questions_in(examples: list[Example]) -> set[tuple[str, str]]:
-    """The grounded questions the examples were built from (a paired question yields two examples)."""
-    return {(str(e.meta["question"]), str(e.meta["sources"])) for e in examples if e.meta.get("kind") != "seed"}
-
-
 def build_data_folder(
     settings: Settings,
     out: Path,
@@ -85,7 +80,7 @@ def build_data_folder(
         "train": summary(train),
         "held_out": summary(held),
         "questions": len(items),
-        "skipped": len(items) - len(questions_in(train + held)),
+        "skipped": len(items) - sum(1 for e in train + held if e.meta.get("kind") != "seed" and "paired" not in e.meta),
         "held_out_sources": sorted({s for e in held for s in e.meta.get("sources", [])}),
         "unanswerable_share": unanswerable_share,
         "paired": paired,

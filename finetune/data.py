@@ -14,7 +14,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +208,8 @@ def build_grounded(
         if item.reference:
             if rng.random() < unanswerable_share:
                 built = [builder.unanswerable(item, passages)]
-                if paired:
-                    built.append(builder.answerable(item, passages, rng))
+                twin = builder.answerable(item, passages, rng) if paired else None
+                built.append(replace(twin, meta=twin.meta | {"paired": True}) if twin else None)
             else:
                 built = [builder.answerable(item, passages, rng)]
             examples += [e for e in built if e is not None]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.sets import EvalItem
-from finetune.build import count_with
+from eval.sets import EvalItem, save_set
+from finetune.build import build_data_folder, count_with
 from finetune.data import (
     DataError,
     Example,
@@ -164,7 +164,21 @@ def test_paired_questions_are_trained_with_both_contexts(
     for question in unanswerable:
         kinds = sorted(e.meta["kind"] for e in paired if e.meta["question"] == question)
         assert kinds == ["answerable", "unanswerable"]
+    assert sum(1 for e in paired if e.meta.get("paired")) == len(unanswerable)  # the added twins are marked
     assert {e.meta["question"] for e in paired} == {item.question for item in handbook_items}
+
+
+def test_a_paired_data_folder_counts_questions_not_examples(
+    tmp_path: Path, handbook_settings: Settings, handbook_items: list[EvalItem]
+) -> None:
+    save_set(handbook_items, tmp_path / "qa.jsonl")
+    report = build_data_folder(
+        handbook_settings, tmp_path / "ft", tmp_path / "qa.jsonl", None, 0, None, 0.5, 0.0, 1, seed=3, paired=True
+    )
+    train = read_examples(tmp_path / "ft" / "train.jsonl")
+    unanswerable = report["train"]["kinds"]["unanswerable"]
+    assert report["paired"] and report["skipped"] == 0 and report["questions"] == len(handbook_items)
+    assert len(train) == len(handbook_items) + unanswerable and unanswerable > 0
 
 
 def test_held_out_questions_come_from_documents_never_trained_on() -> None:
