@@ -208,8 +208,8 @@ def build_grounded(
         if item.reference:
             if rng.random() < unanswerable_share:
                 built = [builder.unanswerable(item, passages)]
-                twin = builder.answerable(item, passages, rng) if paired else None
-                built.append(replace(twin, meta=twin.meta | {"paired": True}) if twin else None)
+                if paired and (twin := builder.answerable(item, passages, rng)):
+                    built.append(replace(twin, meta=twin.meta | {"paired": True}))
             else:
                 built = [builder.answerable(item, passages, rng)]
             examples += [e for e in built if e is not None]
