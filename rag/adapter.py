@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rag.answerability import AnswerabilityHead, load_head
+
 ADAPTER_CONFIG = "adapter_config.json"
 
 
@@ -53,7 +55,22 @@ def adapter_summary(folder: Path) -> dict[str, Any]:
         "trained_steps": training.get("steps"),
         "training_data": training.get("data"),
         "held_out": evaluation.get("held_out"),
+        "answerability_head": head_summary(folder),
     }
+
+
+def adapter_head(folder: Path) -> AnswerabilityHead | None:
+    """The adapter's answerability head (`finetune head`), None when it has none."""
+    try:
+        return load_head(folder)
+    except ValueError as err:
+        raise AdapterError(str(err)) from err
+
+
+def head_summary(folder: Path) -> dict[str, Any] | None:
+    """The answerability head's layer, threshold and cross-validated rates (None without a head)."""
+    head = adapter_head(folder)
+    return None if head is None else {"layer": head.layer, "threshold": head.threshold, **(head.fitted_on or {})}
 
 
 def read_json(path: Path) -> dict[str, Any]:

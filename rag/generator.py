@@ -15,9 +15,10 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from rag.adapter import attach_adapter
+from rag.adapter import AdapterError, adapter_head, attach_adapter
+from rag.answerability import AnswerabilityHead
 from rag.models import generator_model_path, resolve_device
-from rag.settings import Settings
+from rag.settings import ABSTAIN_ANSWER, Settings
 
 Messages = list[dict[str, str]]
 STREAM_TIMEOUT_S = 600.0
@@ -107,6 +108,19 @@ def quantization_config(quantization: str, device: str) -> BitsAndBytesConfig | 
     return None
 
 
+def checked_head(adapter: Path, config: Any) -> AnswerabilityHead | None:
+    """The adapter's answerability head, if it has one that fits the model."""
+    head = adapter_head(adapter)
+    if head is None:
+        return None
+    if head.layer > config.num_hidden_layers or len(head.coef) != config.hidden_size:
+        raise AdapterError(
+            f"The answerability head in {adapter} reads layer {head.layer} of size {len(head.coef)}; the model has "
+            f"{config.num_hidden_layers} layers of size {config.hidden_size}. Refit it with `finetune head`."
+        )
+    return head
+
+
 def weight_dtype(dtype: str, device: str) -> torch.dtype:
     """`auto` means bfloat16 on GPUs and float32 on CPUs.
 
@@ -140,10 +154,15 @@ class TransformersGenerator:
         self.model = AutoModelForCausalLM.from_pretrained(model, **load_args)
         if self.quantization is None:
             self.model.to(device)
+        self.head: AnswerabilityHead | None = None
         if adapter is not None:
             self.model = attach_adapter(self.model, adapter, merge=self.quantization is None)
+            self.head = checked_head(adapter, self.model.config)
         self.model.eval()
         self.context_window = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        # The abstention sentence's first token, bare and after a space: what an answer may not open with.
+        openings = [ABSTAIN_ANSWER, f" {ABSTAIN_ANSWER}"]
+        self.abstain_openings = [int(self.tokenizer(o, add_special_tokens=False)["input_ids"][0]) for o in openings]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TransformersGenerator":
@@ -166,15 +185,33 @@ class TransformersGenerator:
             return args | {"do_sample": True, "temperature": temperature, "top_p": top_p}
         return args | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
 
+    def prefill(self, inputs: dict[str, torch.Tensor], head: AnswerabilityHead) -> tuple[float, Any]:
+        """One forward pass over the prompt: the head's P(unanswerable), and the cache of all but the last
+        prompt token, from which `generate` goes on without reading the prompt again."""
+        with torch.inference_mode():
+            out = self.model(**inputs, output_hidden_states=True, use_cache=True)
+        cache = out.cache
+        cache.crop(-1)  # the last prompt token is read again by generate, which needs one uncached token
+        return head.probability(out.hidden_states[head.layer][0, -1]), cache
+
     def stream(self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float) -> TokenStream:
-        """Start generating in a background thread and return the text pieces as they come."""
+        """Start generating in a background thread and return the text pieces as they come.
+
+        With an answerability head, the head decides: unanswerable -> the abstention sentence, without
+        generating; answerable -> the model answers, and may not open with the abstention sentence."""
         inputs = self.encode(messages)
+        prefilled: dict[str, Any] = {}
+        if self.head is not None:
+            p_unanswerable, cache = self.prefill(inputs, self.head)
+            if p_unanswerable >= self.head.threshold:
+                return TokenStream(iter([ABSTAIN_ANSWER]), lambda: 0)
+            prefilled = {"cache": cache, "begin_suppress_tokens": self.abstain_openings}
         streamer = _CountingStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
         )
         stop = threading.Event()
         failure: list[BaseException] = []
-        kwargs = inputs | self.generation_args(max_new_tokens, temperature, top_p)
+        kwargs = inputs | self.generation_args(max_new_tokens, temperature, top_p) | prefilled
         stopping = StoppingCriteriaList([_StopWhenSet(stop), _StopOnLoop(int(inputs["input_ids"].shape[1]))])
         kwargs |= {"streamer": streamer, "stopping_criteria": stopping}
 
