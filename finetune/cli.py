@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -120,6 +120,9 @@ def train(
     config: Annotated[str, typer.Option(help="Preset (cpu, gpu) or a TOML file.")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in OUT.")] = False,
     max_steps: Annotated[int | None, typer.Option(help="Override the config's max_steps.")] = None,
+    fit_head: Annotated[
+        bool, typer.Option("--head/--no-head", help="Then fit the answerability head (see `finetune head`).")
+    ] = True,
 ) -> None:
     """Train a LoRA (or QLoRA, on CUDA) adapter; serve it with RAG_ADAPTER=OUT."""
     from finetune.config import LoraTrainConfig
@@ -147,7 +150,46 @@ def train(
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(1) from err
     typer.echo(json.dumps(report))
+    kinds = report["data"]["kinds"]
+    unanswerable = kinds.get("unanswerable", 0)
+    if fit_head and min(unanswerable, report["data"]["examples"] - unanswerable) >= 4:
+        typer.echo(json.dumps({"answerability_head": fit_head_command(settings, out, data_file, 800, 0.85)}))
+    elif fit_head:
+        typer.echo("No answerability head: that needs answerable and unanswerable examples (`finetune data`).")
     typer.echo(f"Serve it with RAG_ADAPTER={out.resolve()}")
+
+
+@app.command()
+def head(
+    adapter: Annotated[Path, typer.Option(help="The adapter folder (the head is saved in it).")],
+    data_file: Annotated[Path, typer.Option("--data", help="train.jsonl the adapter was trained on.")],
+    limit: Annotated[int | None, typer.Option(min=4, help="Fit on a seeded sample of this many examples.")] = 800,
+    recall: Annotated[
+        float, typer.Option(min=0.5, max=0.99, help="Share of unanswerable questions to abstain on (cross-validated).")
+    ] = 0.85,
+) -> None:
+    """Fit the answerability head: served with the adapter, it decides when to abstain."""
+    typer.echo(json.dumps(fit_head_command(Settings(), adapter, data_file, limit, recall)))
+
+
+def fit_head_command(
+    settings: Settings, adapter: Path, data_file: Path, limit: int | None, recall: float
+) -> dict[str, Any]:
+    """Fit and save the head; its layer, threshold and cross-validated rates (exits with a message on bad input)."""
+    from finetune.data import read_examples
+    from finetune.head import fit_adapter_head
+    from rag.adapter import AdapterError
+    from rag.generator import TransformersGenerator
+    from rag.models import quiet_model_loading
+
+    quiet_model_loading()
+    try:
+        generator = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": adapter}))
+        fitted = fit_adapter_head(generator, adapter, read_examples(data_file), limit, recall)
+    except (AdapterError, ValueError, FileNotFoundError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    return {"layer": fitted.layer, "threshold": round(fitted.threshold, 4)} | (fitted.fitted_on or {})
 
 
 @app.command()

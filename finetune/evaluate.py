@@ -77,11 +77,14 @@ def score(example: Example, answer: str, seconds: float, abstain_probability: fl
 
 
 def abstain_probability(generator: TransformersGenerator, example: Example) -> float:
-    """The probability that the reply's first token is the abstention sentence's first token."""
-    first = generator.tokenizer(ABSTAIN_ANSWER, add_special_tokens=False)["input_ids"][0]
+    """The answerability head's P(unanswerable) when the model has one (it decides), else the probability
+    that the reply's first token is the abstention sentence's first token."""
+    inputs = generator.encode(example.prompt)
+    if generator.head is not None:
+        return generator.prefill(inputs, generator.head)[0]
     with torch.inference_mode():
-        logits = generator.model(**generator.encode(example.prompt)).logits[0, -1]
-    return float(torch.softmax(logits.float(), dim=-1)[first])
+        logits = generator.model(**inputs).logits[0, -1]
+    return float(torch.softmax(logits.float(), dim=-1)[generator.abstain_openings[0]])
 
 
 def answer_all(generator: TransformersGenerator, examples: Sequence[Example], max_new_tokens: int) -> list[Scored]:
