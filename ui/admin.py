@@ -143,5 +143,12 @@ def models_section() -> None:
     st.write(
         f"Active adapter: `{info['folder']}` (LoRA r={info['r']}, alpha={info['alpha']}, base `{info['base_model']}`)"
     )
+    head = info["answerability_head"]
+    if head is not None and "cv_abstention_on_unanswerable" in head:
+        st.caption(
+            f"Answerability head (layer {head['layer']}): abstains on {head['cv_abstention_on_unanswerable']:.0%} "
+            f"of unanswerable and {head['cv_false_abstention_on_answerable']:.0%} of answerable training "
+            "questions (cross-validated)."
+        )
     with st.expander("Adapter details"):
         st.json(info)
