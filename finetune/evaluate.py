@@ -91,7 +91,9 @@ def answer_all(generator: TransformersGenerator, examples: Sequence[Example], ma
     scored = []
     for example in examples:
         started = time.perf_counter()
-        stream = generator.stream(example.prompt, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)
+        stream = generator.stream(
+            example.prompt, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0, grounded=True
+        )
         answer = "".join(stream).strip()
         seconds = time.perf_counter() - started
         scored.append(score(example, answer, seconds, abstain_probability(generator, example)))

@@ -30,7 +30,9 @@ class Generator(Protocol):
 
     def count_tokens(self, messages: Messages) -> int: ...
 
-    def stream(self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float) -> "TokenStream": ...
+    def stream(
+        self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float, grounded: bool = False
+    ) -> "TokenStream": ...
 
 
 class TokenStream:
@@ -194,14 +196,18 @@ class TransformersGenerator:
         cache.crop(-1)  # the last prompt token is read again by generate, which needs one uncached token
         return head.probability(out.hidden_states[head.layer][0, -1]), cache
 
-    def stream(self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float) -> TokenStream:
+    def stream(
+        self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float, grounded: bool = False
+    ) -> TokenStream:
         """Start generating in a background thread and return the text pieces as they come.
 
-        With an answerability head, the head decides: unanswerable -> the abstention sentence, without
-        generating; answerable -> the model answers, and may not open with the abstention sentence."""
+        `grounded` marks the app's answer prompt (context passages and a question). Only there does an
+        answerability head decide: unanswerable -> the abstention sentence, without generating; answerable ->
+        the model answers, and may not open with the abstention sentence. Other prompts (follow-up rewriting,
+        the judge, `rag serve`) never meet the head."""
         inputs = self.encode(messages)
         prefilled: dict[str, Any] = {}
-        if self.head is not None:
+        if grounded and self.head is not None:
             p_unanswerable, cache = self.prefill(inputs, self.head)
             if p_unanswerable >= self.head.threshold:
                 return TokenStream(iter([ABSTAIN_ANSWER]), lambda: 0)

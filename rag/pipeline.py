@@ -145,6 +145,7 @@ class RagPipeline:
             max_new_tokens=max_new_tokens,
             temperature=s.temperature if temperature is None else temperature,
             top_p=top_p or s.top_p,
+            grounded=True,
         )
         sources = [Source.from_hit(h) for h in used]
         return Answer(question, sources, stream, abstained=False, started=started, query=query)

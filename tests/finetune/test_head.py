@@ -65,7 +65,7 @@ def test_finetune_head_fits_saves_and_the_served_adapter_decides_with_it(
     assert served.head is not None and served.head.layer == report["layer"]
     for example in short_examples[:: max(len(short_examples) // 6, 1)]:
         flagged = served.prefill(served.encode(example.prompt), served.head)[0] >= served.head.threshold
-        answer = "".join(served.stream(example.prompt, max_new_tokens=12, temperature=0.0, top_p=1.0))
+        answer = "".join(served.stream(example.prompt, max_new_tokens=12, temperature=0.0, top_p=1.0, grounded=True))
         assert (answer == ABSTAIN_ANSWER) == flagged, (flagged, answer)
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,12 @@ from streamlit.testing.v1 import AppTest
 
 from finetune.merge import merge_adapter
 from rag.adapter import AdapterError, adapter_summary
+from rag.answerability import AnswerabilityHead
+from rag.condense import Turn
 from rag.generator import TransformersGenerator
 from rag.models import generator_model_path
 from rag.pipeline import RagPipeline
-from rag.settings import Settings
+from rag.settings import ABSTAIN_ANSWER, Settings
 from tests.app.test_app import admin_page_as
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,3 +92,40 @@ def test_the_admin_page_shows_the_active_adapter(
     assert [s.value for s in app.subheader][-1] == "Models"
     shown = " ".join(m.value for m in app.markdown)
     assert f"Active adapter: `{trained_adapter.resolve()}` (LoRA r=8, alpha=16" in shown
+
+
+@pytest.fixture
+def always_abstaining_adapter(trained_adapter: Path, tmp_path: Path, generator: TransformersGenerator) -> Path:
+    """A copy of the trained adapter whose answerability head says "unanswerable" to every prompt."""
+    folder = tmp_path / "abstaining-adapter"
+    shutil.copytree(trained_adapter, folder)
+    size = generator.model.config.hidden_size
+    rates = {"cv_abstention_on_unanswerable": 0.85, "cv_false_abstention_on_answerable": 0.3}
+    AnswerabilityHead(15, [0.0] * size, [1.0] * size, [0.0] * size, 10.0, 0.5, fitted_on=rates).save(folder)
+    return folder
+
+
+def test_the_pipeline_lets_the_head_decide_but_not_the_follow_up_rewriting(
+    always_abstaining_adapter: Path, handbook_settings: Settings
+) -> None:
+    settings = handbook_settings.model_copy(update={"adapter": always_abstaining_adapter, "followup": "model"})
+    pipeline = RagPipeline.from_settings(settings)
+    asked = "How much does a monthly parking permit cost?"
+    answer = pipeline.answer("And for a year?", history=[Turn(asked, asked, "40 euros [1].")], max_new_tokens=24)
+    result = answer.result()
+    assert result["abstained"] and result["answer"] == ABSTAIN_ANSWER and result["sources"]  # the head said no
+    assert not answer.query.startswith("I don't know")  # the follow-up rewriting never met the head
+
+
+def test_the_admin_page_shows_the_adapters_head(
+    always_abstaining_adapter: Path, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("RAG_ADAPTER", str(always_abstaining_adapter))
+    st.cache_resource.clear()
+    app = AppTest.from_function(admin_page_as, args=("admin",), default_timeout=300)
+    app.run()
+    assert not app.exception, app.exception
+    shown = " ".join(c.value for c in app.caption)
+    assert "Answerability head (layer 15): abstains on 85% of unanswerable and 30% of answerable" in shown

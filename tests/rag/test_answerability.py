@@ -57,8 +57,11 @@ def test_a_head_round_trips_and_must_fit_the_model(tmp_path: Path, generator: Tr
 def test_a_head_that_says_unanswerable_abstains_without_generating(generator: TransformersGenerator) -> None:
     abstaining = copy.copy(generator)  # shares the model; only the head differs
     abstaining.head = head_of(generator.model.config.hidden_size, intercept=10.0)
-    stream = abstaining.stream(PROMPT, max_new_tokens=24, temperature=0.0, top_p=1.0)
+    stream = abstaining.stream(PROMPT, max_new_tokens=24, temperature=0.0, top_p=1.0, grounded=True)
     assert "".join(stream) == ABSTAIN_ANSWER and stream.new_tokens == 0
+    # prompts other than the grounded answer (follow-up rewriting, the judge, `rag serve`) never meet the head
+    other = abstaining.stream(PROMPT, max_new_tokens=24, temperature=0.0, top_p=1.0)
+    assert "".join(other) == "".join(generator.stream(PROMPT, max_new_tokens=24, temperature=0.0, top_p=1.0))
 
 
 def test_a_head_that_says_answerable_gives_the_plain_answer_from_the_prefilled_cache(
@@ -68,7 +71,7 @@ def test_a_head_that_says_answerable_gives_the_plain_answer_from_the_prefilled_c
     assert not plain.startswith("I")  # else the suppressed first token would rightly change it
     answering = copy.copy(generator)
     answering.head = head_of(generator.model.config.hidden_size, intercept=-10.0)
-    stream = answering.stream(PROMPT, max_new_tokens=24, temperature=0.0, top_p=1.0)
+    stream = answering.stream(PROMPT, max_new_tokens=24, temperature=0.0, top_p=1.0, grounded=True)
     assert "".join(stream) == plain and stream.new_tokens >= 1
 
 
@@ -77,5 +80,5 @@ def test_a_head_that_says_answerable_keeps_the_model_from_abstaining(generator: 
     assert "".join(generator.stream(asked, max_new_tokens=16, temperature=0.0, top_p=1.0)).startswith("I")
     answering = copy.copy(generator)
     answering.head = head_of(generator.model.config.hidden_size, intercept=-10.0)
-    reply = "".join(answering.stream(asked, max_new_tokens=16, temperature=0.0, top_p=1.0))
+    reply = "".join(answering.stream(asked, max_new_tokens=16, temperature=0.0, top_p=1.0, grounded=True))
     assert not reply.startswith(ABSTAIN_ANSWER.rstrip("."))
