@@ -127,7 +127,7 @@ def train(
     """Train a LoRA (or QLoRA, on CUDA) adapter; serve it with RAG_ADAPTER=OUT."""
     from finetune.config import LoraTrainConfig
     from finetune.data import read_examples
-    from finetune.train import train_adapter
+    from finetune.train import train_adapter, write_model_card
     from rag.models import BUNDLED_GENERATOR_DIR, generator_model_path, resolve_device
     from rag.settings import BUNDLED
 
@@ -154,6 +154,7 @@ def train(
     unanswerable = kinds.get("unanswerable", 0)
     if fit_head and min(unanswerable, report["data"]["examples"] - unanswerable) >= 4:
         typer.echo(json.dumps({"answerability_head": fit_head_command(settings, out, data_file, 800, 0.85)}))
+        write_model_card(out, report)  # now with the head
     elif fit_head:
         typer.echo("No answerability head: that needs answerable and unanswerable examples (`finetune data`).")
     typer.echo(f"Serve it with RAG_ADAPTER={out.resolve()}")

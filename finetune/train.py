@@ -10,7 +10,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from finetune.config import LoraTrainConfig
 from finetune.data import Example, summary
-from rag.adapter import read_json
+from rag.adapter import head_summary, read_json
 from rag.generator import quantization_config
 
 
@@ -164,6 +164,7 @@ def write_model_card(out: Path, training: dict[str, Any], held_out: dict[str, An
     """README.md of the adapter folder: what it was trained from, on what, how, and how well it does."""
     card = out / "README.md"
     held_out = held_out or read_json(out / "evaluation.json").get("held_out")
+    head = head_summary(out)
     lines = [
         "---",
         f"base_model: {training['base_model']}",
@@ -187,6 +188,12 @@ def write_model_card(out: Path, training: dict[str, Any], held_out: dict[str, An
         f"```json\n{json.dumps(held_out, indent=2)}\n```"
         if held_out
         else "Not evaluated yet: run `python -m finetune evaluate`.",
+        "",
+        "## Answerability head",
+        "Decides when to abstain (`answerability.json`; layer, threshold, cross-validated rates):",
+        f"```json\n{json.dumps({k: v for k, v in head.items() if k != 'cv_auc_by_layer'}, indent=2)}\n```"
+        if head
+        else "None: fit one with `python -m finetune head`.",
         "",
     ]
     card.write_text("\n".join(lines), encoding="utf-8")

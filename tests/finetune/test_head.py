@@ -79,6 +79,7 @@ def test_finetune_train_fits_the_head_after_training_unless_told_not_to(
     fitted = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "with-head")], env=handbook_env)
     assert fitted.exit_code == 0, fitted.output
     assert '"answerability_head"' in fitted.stdout and (tmp_path / "with-head" / HEAD_FILE).is_file()
+    assert '"cv_abstention_on_unanswerable"' in (tmp_path / "with-head" / "README.md").read_text()  # model card
     skipped = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "no-head"), "--no-head"], env=handbook_env)
     assert skipped.exit_code == 0, skipped.output
     assert (tmp_path / "no-head" / "adapter_config.json").is_file() and not (tmp_path / "no-head" / HEAD_FILE).exists()
