@@ -96,7 +96,9 @@ def answer_all(generator: TransformersGenerator, examples: Sequence[Example], ma
         )
         answer = "".join(stream).strip()
         seconds = time.perf_counter() - started
-        scored.append(score(example, answer, seconds, abstain_probability(generator, example)))
+        probability = stream.p_unanswerable  # the head's, read while answering; else one more forward pass
+        probability = abstain_probability(generator, example) if probability is None else probability
+        scored.append(score(example, answer, seconds, probability))
     return scored
 
 

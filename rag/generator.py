@@ -36,11 +36,13 @@ class Generator(Protocol):
 
 
 class TokenStream:
-    """Text pieces as the model produces them; `new_tokens` counts the generated tokens so far."""
+    """Text pieces as the model produces them; `new_tokens` counts the generated tokens so far;
+    `p_unanswerable` is the answerability head's verdict when one read the prompt."""
 
-    def __init__(self, pieces: Iterator[str], count: Callable[[], int]) -> None:
+    def __init__(self, pieces: Iterator[str], count: Callable[[], int], p_unanswerable: float | None = None) -> None:
         self._pieces = pieces
         self._count = count
+        self.p_unanswerable = p_unanswerable
 
     def __iter__(self) -> Iterator[str]:
         return self._pieces
@@ -207,10 +209,11 @@ class TransformersGenerator:
         the judge, `rag serve`) never meet the head."""
         inputs = self.encode(messages)
         prefilled: dict[str, Any] = {}
+        p_unanswerable = None
         if grounded and self.head is not None:
             p_unanswerable, cache = self.prefill(inputs, self.head)
             if p_unanswerable >= self.head.threshold:
-                return TokenStream(iter([ABSTAIN_ANSWER]), lambda: 0)
+                return TokenStream(iter([ABSTAIN_ANSWER]), lambda: 0, p_unanswerable)
             prefilled = {"cache": cache, "begin_suppress_tokens": self.abstain_openings}
         streamer = _CountingStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
@@ -241,7 +244,7 @@ class TransformersGenerator:
             if failure:
                 raise RuntimeError(f"Generation failed: {failure[0]}") from failure[0]
 
-        return TokenStream(pieces(), lambda: streamer.new_tokens)
+        return TokenStream(pieces(), lambda: streamer.new_tokens, p_unanswerable)
 
     def complete_json(self, messages: Messages, schema: dict[str, Any], *, max_new_tokens: int) -> str:
         """A greedy reply constrained to JSON valid for `schema` (cut short at `max_new_tokens`, it may be

@@ -64,9 +64,11 @@ def test_finetune_head_fits_saves_and_the_served_adapter_decides_with_it(
     served = TransformersGenerator.from_settings(handbook_settings.model_copy(update={"adapter": adapter}))
     assert served.head is not None and served.head.layer == report["layer"]
     for example in short_examples[:: max(len(short_examples) // 6, 1)]:
-        flagged = served.prefill(served.encode(example.prompt), served.head)[0] >= served.head.threshold
-        answer = "".join(served.stream(example.prompt, max_new_tokens=12, temperature=0.0, top_p=1.0, grounded=True))
-        assert (answer == ABSTAIN_ANSWER) == flagged, (flagged, answer)
+        probability = served.prefill(served.encode(example.prompt), served.head)[0]
+        stream = served.stream(example.prompt, max_new_tokens=12, temperature=0.0, top_p=1.0, grounded=True)
+        answer = "".join(stream)
+        assert stream.p_unanswerable == pytest.approx(probability, abs=1e-5)
+        assert (answer == ABSTAIN_ANSWER) == (probability >= served.head.threshold), (probability, answer)
 
 
 def test_finetune_train_fits_the_head_after_training_unless_told_not_to(
