@@ -79,16 +79,22 @@ def test_a_summary_of_the_adapter_for_the_admin_page(trained_adapter: Path, tmp_
         adapter_summary(tmp_path / "missing")
 
 
-def test_the_admin_page_shows_the_active_adapter(
-    trained_adapter: Path, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+def admin_page_with(adapter: Path, data_dir: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The Admin page, run as an admin, with RAG_ADAPTER=adapter."""
+    monkeypatch.setenv("RAG_DATA_DIR", str(data_dir))
     monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("RAG_ADAPTER", str(trained_adapter))
+    monkeypatch.setenv("RAG_ADAPTER", str(adapter))
     st.cache_resource.clear()
     app = AppTest.from_function(admin_page_as, args=("admin",), default_timeout=300)
     app.run()
     assert not app.exception, app.exception
+    return app
+
+
+def test_the_admin_page_shows_the_active_adapter(
+    trained_adapter: Path, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = admin_page_with(trained_adapter, tmp_path / "data", models_dir, monkeypatch)
     assert [s.value for s in app.subheader][-1] == "Models"
     shown = " ".join(m.value for m in app.markdown)
     assert f"Active adapter: `{trained_adapter.resolve()}` (LoRA r=8, alpha=16" in shown
@@ -120,12 +126,6 @@ def test_the_pipeline_lets_the_head_decide_but_not_the_follow_up_rewriting(
 def test_the_admin_page_shows_the_adapters_head(
     always_abstaining_adapter: Path, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("RAG_ADAPTER", str(always_abstaining_adapter))
-    st.cache_resource.clear()
-    app = AppTest.from_function(admin_page_as, args=("admin",), default_timeout=300)
-    app.run()
-    assert not app.exception, app.exception
+    app = admin_page_with(always_abstaining_adapter, tmp_path / "data", models_dir, monkeypatch)
     shown = " ".join(c.value for c in app.caption)
     assert "Answerability head (layer 15): abstains on 85% of unanswerable and 30% of answerable" in shown
