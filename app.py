@@ -1,7 +1,7 @@
 """Streamlit front end: an Ask page for everyone, an Admin page for admins.
 
-Run with `make run` (or `streamlit run app.py`). Retrieval and models live in `rag/`, ingestion in `ingest/`;
-the pages are in `ui/`.
+Run with `make run` (`python -m ui`, which sets the server options the settings imply). Retrieval and models
+live in `rag/`, ingestion in `ingest/`; the pages are in `ui/`.
 """
 
 import streamlit as st
@@ -23,13 +23,14 @@ def main() -> None:
     settings = resources.settings()
     users = resources.users()
     resources.worker()  # jobs queued before a restart are picked up as soon as the app runs
+    auth.refresh_session(users, settings)
     user = auth.current_user()
     if settings.reader_access == "login" and user is None:
         st.title("Ask your documents")
         st.info("Sign in to ask questions.")
-        auth.login_form(users, where="main")
+        auth.login_form(users, settings, where="main")
         st.stop()
-    auth.account_box(users)
+    auth.account_box(users, settings)
     st.navigation(pages_for(user)).run()
 
 

@@ -3,6 +3,7 @@
 import json
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,15 +29,15 @@ def ask(
     top_k: Annotated[int | None, typer.Option(help="Passages to retrieve (default: RAG_TOP_K).")] = None,
 ) -> None:
     """Answer QUESTION from the documents in the store, citing the passages used."""
-    from rag.pipeline import RagPipeline
+    from rag.pipeline import QuestionError, RagPipeline
 
     quiet_model_loading()
     try:
         pipeline = RagPipeline.from_settings(Settings())
-    except (ModelNotFoundError, AdapterError, StoreMismatchError) as err:
+        answer = pipeline.answer(question, top_k=top_k)
+    except (ModelNotFoundError, AdapterError, StoreMismatchError, QuestionError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
-    answer = pipeline.answer(question, top_k=top_k)
     if as_json:
         typer.echo(json.dumps(answer.result(), ensure_ascii=False))
         return
@@ -77,7 +78,7 @@ def _user_store() -> "UserStore":
     from rag.users import UserStore
 
     settings = Settings()
-    return UserStore(settings.app_db, settings.login_attempts)
+    return UserStore(settings.app_db, settings.login_attempts, timedelta(minutes=settings.lockout_minutes))
 
 
 def _password(from_stdin: bool) -> str:
@@ -113,10 +114,20 @@ def users_add(
 
 @users.command("passwd")
 def users_passwd(name: Annotated[str, typer.Argument()], password_stdin: PasswordStdin = False) -> None:
-    """Set a user's password (also lifts a login lockout)."""
+    """Set a user's password (signs the user out everywhere and lets every client try again at once)."""
     store = _user_store()
     _run(lambda: store.set_password(name, _password(password_stdin)))
     typer.echo(f"Password of '{name}' changed")
+
+
+@users.command("role")
+def users_role(
+    name: Annotated[str, typer.Argument()], role: Annotated[str, typer.Argument(help="admin or reader.")]
+) -> None:
+    """Change a user's role (takes effect in the app at the user's next click)."""
+    store = _user_store()
+    _run(lambda: store.set_role(name, role))  # type: ignore[arg-type]
+    typer.echo(f"'{name}' is now {role}")
 
 
 @users.command("remove")
@@ -140,22 +151,29 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSO
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to listen on (beyond loopback needs RAG_SERVE_API_KEY).")] = (
+        "127.0.0.1"
+    ),
     port: Annotated[int, typer.Option(help="Port.")] = 8001,
 ) -> None:
     """Serve the generator (RAG_GENERATOR_MODEL) as an OpenAI-compatible chat endpoint, e.g. as an eval judge."""
-    from rag.generator import TransformersGenerator
-    from rag.serve import make_server
+    import uvicorn
 
+    from rag.generator import TransformersGenerator
+    from rag.serve import ServeConfigError, ServeLimits, check_exposure, make_app
+
+    settings = Settings()
+    limits = ServeLimits.from_settings(settings)
+    try:
+        check_exposure(host, limits)
+    except ServeConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
     quiet_model_loading()
     try:
-        generator = TransformersGenerator.from_settings(Settings())
+        generator = TransformersGenerator.from_settings(settings)
     except (ModelNotFoundError, AdapterError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
-    server = make_server(generator, host, port)
     typer.echo(f"Serving {generator.name} on http://{host}:{port}/v1 (Ctrl+C to stop)", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.shutdown()
+    uvicorn.run(make_app(generator, limits), host=host, port=port, log_level="warning", timeout_keep_alive=5)

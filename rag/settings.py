@@ -1,7 +1,8 @@
 """One settings object for the whole product, read from `RAG_*` environment variables and `.env`."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,16 @@ DType = Literal["auto", "float32", "bfloat16", "float16"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 FollowUp = Literal["off", "rules", "model"]
 ReaderAccess = Literal["open", "login"]
+
+
+def public_url(url: str) -> str:
+    """A URL fit to be shown or recorded: without user name, password, query or fragment (they may hold keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class Settings(BaseSettings):
@@ -61,16 +72,31 @@ class Settings(BaseSettings):
     )
     context_tokens: int = Field(2048, ge=256, description="Most tokens of prompt plus answer given to the generator.")
     max_new_tokens: int = Field(256, ge=1, le=4096)
+    max_question_chars: int = Field(2000, ge=16, le=100_000, description="Longest question accepted.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
 
     reader_access: ReaderAccess = Field("open", description="open = anyone may ask; login = readers sign in.")
     admin_password: SecretStr | None = Field(None, description="Creates the user 'admin' on start if no admin exists.")
-    login_attempts: int = Field(5, ge=1, description="Failed logins of one user before a lockout.")
-    lockout_minutes: int = Field(15, ge=1, description="How long a user is locked out after too many failures.")
+    login_attempts: int = Field(
+        5, ge=1, description="Failed sign-ins a client may make before it must wait (1 s, then doubling)."
+    )
+    lockout_minutes: int = Field(15, ge=1, description="How long failed sign-ins count, and the longest wait.")
+    session_idle_minutes: int = Field(60, ge=1, description="A signed-in session idle this long is signed out.")
+    client_ip_header: str | None = Field(
+        None, description="Header with the client's address set by a reverse proxy (e.g. X-Forwarded-For)."
+    )
     max_upload_mb: int = Field(50, ge=1, le=4096, description="Largest file accepted for ingestion.")
     ocr: bool = Field(True, description="Read PDF pages without a text layer with Tesseract OCR.")
     ocr_language: str = Field("eng", pattern=r"^[a-z_+]{3,40}$", description="Tesseract language(s), e.g. eng+deu.")
+
+    serve_api_key: SecretStr | None = Field(
+        None, description="Bearer key `rag serve` requires; required to listen beyond loopback."
+    )
+    serve_max_tokens: int = Field(1024, ge=1, le=32768, description="Largest max_tokens `rag serve` accepts.")
+    serve_max_body_kb: int = Field(1024, ge=1, le=1_048_576, description="Largest request body `rag serve` reads.")
+    serve_timeout_s: float = Field(300.0, gt=0, description="Longest a `rag serve` request may wait and generate.")
+    serve_max_waiting: int = Field(8, ge=0, le=10_000, description="Requests `rag serve` lets wait for the model.")
 
     judge_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the eval judge model.")
     judge_model: str | None = Field(None, description="Judge model name at that endpoint, or a local model.")
@@ -93,6 +119,15 @@ class Settings(BaseSettings):
                 f"context_tokens ({self.context_tokens})"
             )
         return self
+
+    def public_dump(self) -> dict[str, Any]:
+        """The settings as JSON values for reports: no secrets, and URLs without credentials."""
+        secrets = {name for name, value in self if isinstance(value, SecretStr)}
+        dumped = self.model_dump(mode="json", exclude=secrets)
+        for name in ("chroma_url", "judge_base_url"):
+            if dumped.get(name):
+                dumped[name] = public_url(dumped[name])
+        return dumped
 
     @property
     def models_path(self) -> Path:

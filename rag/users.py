@@ -1,11 +1,18 @@
 """Accounts of the app: admins (manage documents) and readers (ask), in SQLite, passwords hashed with argon2.
 
-Failed logins are recorded per user name; after `attempts` failures within `lockout` the name is locked until
-the oldest of them ages out, whatever password is tried (a correct one included).
+Sign-ins are throttled, never locked: every attempt is recorded with the client it came from (an IP address),
+and a client that keeps failing must wait longer and longer before it may try again (1 s, 2 s, 4 s ... up to
+`window`), both over all names it tries and for each name it has failed on. A client that has not failed on
+a name is never held back by other clients' failures on it, so guessing at `admin` from one place cannot keep
+the real admin out. The password check (argon2, ~50 ms by design) runs outside any database transaction.
 """
 
+import hashlib
+import math
 import re
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,15 +21,23 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from rag.db import connect
+
 Role = Literal["admin", "reader"]
 ROLES: tuple[Role, ...] = ("admin", "reader")
 MIN_PASSWORD = 8
+KEEP_SIGN_INS = timedelta(days=30)  # how long attempts are kept (the throttle looks back `window` only)
+FIRST_DELAY_S = 1.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS failed_logins (name TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sign_ins (
+    name TEXT NOT NULL, client TEXT NOT NULL, at REAL NOT NULL, outcome TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sign_ins_by_client ON sign_ins (client, at);
+CREATE INDEX IF NOT EXISTS sign_ins_by_name ON sign_ins (name, at);
+DROP TABLE IF EXISTS failed_logins;
 """
 
 
@@ -30,8 +45,12 @@ class UserError(ValueError):
     """A user command that cannot be done; the message says why."""
 
 
-class LoginLockedError(Exception):
-    """Too many failed logins for this name; the message says until when."""
+class SignInThrottledError(Exception):
+    """This client failed too often lately; `retry_after` says in how many seconds it may try again."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many failed sign-ins from here: wait {self.retry_after} s and try again.")
 
 
 @dataclass(frozen=True)
@@ -39,25 +58,44 @@ class User:
     name: str
     role: Role
     created_at: str
+    stamp: str = ""  # changes with the password: a session signed in before a change is no longer valid
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def throttle_delay(failures: int, free: int, window: float) -> float:
+    """Seconds to wait after the last failure: none for the first `free` failures, then doubling."""
+    if failures < free:
+        return 0.0
+    return min(FIRST_DELAY_S * 2.0 ** (failures - free), window)
 
 
 class UserStore:
-    def __init__(self, path: Path, attempts: int = 5, lockout: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(
+        self,
+        path: Path,
+        attempts: int = 5,
+        window: timedelta = timedelta(minutes=15),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.attempts = attempts
-        self.lockout = lockout
+        self.attempts = attempts  # failures a client may make before it has to wait
+        self.window = window.total_seconds()  # failures older than this are forgotten
+        self.clock = clock
         self.hasher = PasswordHasher()
         self._dummy_hash = self.hasher.hash("not a password")  # unknown names take as long as known ones
         with self._connect() as db:
             db.executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return connect(self.path)
 
     def add(self, name: str, password: str, role: Role = "reader") -> User:
         if not _NAME.match(name):
@@ -65,35 +103,47 @@ class UserStore:
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
         self._check_password(password)
-        user = User(name, role, _now().isoformat(timespec="seconds"))
+        password_hash = self.hasher.hash(password)
+        created_at = _iso_now()
         try:
             with self._connect() as db:
-                db.execute(
-                    "INSERT INTO users VALUES (?, ?, ?, ?)", (name, role, self.hasher.hash(password), user.created_at)
-                )
+                db.execute("INSERT INTO users VALUES (?, ?, ?, ?)", (name, role, password_hash, created_at))
         except sqlite3.IntegrityError as err:
             raise UserError(f"user '{name}' already exists (change the password with `passwd`)") from err
-        return user
+        return User(name, role, created_at, _stamp(password_hash))
 
     def set_password(self, name: str, password: str) -> None:
+        """A new password; it also ends the user's signed-in sessions and lets every client try again."""
         self._check_password(password)
+        password_hash = self.hasher.hash(password)
         with self._connect() as db:
-            changed = db.execute(
-                "UPDATE users SET password_hash = ? WHERE name = ?", (self.hasher.hash(password), name)
-            ).rowcount
-            db.execute("DELETE FROM failed_logins WHERE name = ?", (name,))
+            changed = db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name)).rowcount
+            db.execute("DELETE FROM sign_ins WHERE name = ? AND outcome = 'failed'", (name,))
         if not changed:
             raise UserError(f"no user named '{name}'")
+
+    def set_role(self, name: str, role: Role) -> None:
+        if role not in ROLES:
+            raise UserError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
+        with self._connect() as db:
+            if not db.execute("UPDATE users SET role = ? WHERE name = ?", (role, name)).rowcount:
+                raise UserError(f"no user named '{name}'")
 
     def remove(self, name: str) -> None:
         with self._connect() as db:
             if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
                 raise UserError(f"no user named '{name}'")
 
+    def get(self, name: str) -> User | None:
+        """The user as stored now (its role and password stamp), or None when it no longer exists."""
+        with self._connect() as db:
+            row = db.execute("SELECT role, created_at, password_hash FROM users WHERE name = ?", (name,)).fetchone()
+        return User(name, row["role"], row["created_at"], _stamp(row["password_hash"])) if row else None
+
     def users(self) -> list[User]:
         with self._connect() as db:
-            rows = db.execute("SELECT name, role, created_at FROM users ORDER BY name").fetchall()
-        return [User(*row) for row in rows]
+            rows = db.execute("SELECT name, role, created_at, password_hash FROM users ORDER BY name").fetchall()
+        return [User(r["name"], r["role"], r["created_at"], _stamp(r["password_hash"])) for r in rows]
 
     def has_admin(self) -> bool:
         return any(user.role == "admin" for user in self.users())
@@ -105,24 +155,50 @@ class UserStore:
         self.add(name, password, "admin")
         return True
 
-    def verify(self, name: str, password: str) -> User | None:
-        """The user when the password is right; None when not. Raises LoginLockedError while locked out."""
-        since = (_now() - self.lockout).isoformat()
+    def verify(self, name: str, password: str, client: str = "local") -> User | None:
+        """The user when the password is right; None when not. Raises SignInThrottledError when `client` must
+        wait first (the password is then not checked). Every attempt is recorded."""
+        now = self.clock()
+        wait = self.wait_for(name, client, now)
+        if wait > 0:
+            self._record(name, client, now, "throttled")
+            raise SignInThrottledError(wait)
         with self._connect() as db:
-            db.execute("DELETE FROM failed_logins WHERE at < ?", (since,))
-            failures = [r[0] for r in db.execute("SELECT at FROM failed_logins WHERE name = ? ORDER BY at", (name,))]
-            if len(failures) >= self.attempts:
-                until = datetime.fromisoformat(failures[0]) + self.lockout
-                raise LoginLockedError(
-                    f"Too many failed logins for '{name}': try again after {until:%H:%M} UTC, "
-                    "or ask an admin to reset the password."
-                )
             row = db.execute("SELECT role, password_hash, created_at FROM users WHERE name = ?", (name,)).fetchone()
-            if self._matches(row[1] if row else self._dummy_hash, password) and row is not None:
-                db.execute("DELETE FROM failed_logins WHERE name = ?", (name,))
-                return User(name, row[0], row[2])
-            db.execute("INSERT INTO failed_logins VALUES (?, ?)", (name, _now().isoformat()))
-        return None
+        ok = self._matches(row["password_hash"] if row else self._dummy_hash, password) and row is not None
+        self._record(name, client, now, "ok" if ok else "failed")
+        return User(name, row["role"], row["created_at"], _stamp(row["password_hash"])) if ok else None
+
+    def wait_for(self, name: str, client: str, now: float) -> float:
+        """Seconds `client` must wait before its next attempt at `name` (0: it may try now)."""
+        since = now - self.window
+        with self._connect() as db:
+            by_client = db.execute(
+                "SELECT COUNT(*), MAX(at) FROM sign_ins WHERE client = ? AND at > ? AND outcome = 'failed'",
+                (client, since),
+            ).fetchone()
+            by_name = db.execute(
+                "SELECT COUNT(*), MAX(at), SUM(client = ?) FROM sign_ins WHERE name = ? AND at > ? "
+                "AND outcome = 'failed'",
+                (client, name, since),
+            ).fetchone()
+        waits = [0.0]
+        if by_client[0]:
+            waits.append(by_client[1] + throttle_delay(by_client[0], self.attempts, self.window) - now)
+        if by_name[2]:  # this client has failed on this name: the name's own throttle applies to it
+            waits.append(by_name[1] + throttle_delay(by_name[0], self.attempts, self.window) - now)
+        return max(waits)
+
+    def _record(self, name: str, client: str, at: float, outcome: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO sign_ins VALUES (?, ?, ?, ?)", (name, client, at, outcome))
+            db.execute("DELETE FROM sign_ins WHERE at < ?", (at - KEEP_SIGN_INS.total_seconds(),))
+
+    def sign_ins(self, limit: int = 100) -> list[dict[str, object]]:
+        """The latest recorded attempts, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM sign_ins ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(row) for row in rows]
 
     def _matches(self, password_hash: str, password: str) -> bool:
         try:
