@@ -124,15 +124,14 @@ def list_documents(
 
 @app.command()
 def delete(source: Annotated[str, typer.Argument(help="The document's source name, as `list` shows it.")]) -> None:
-    """Remove a document and all its chunks from the store and the keyword index."""
+    """Remove a document: its chunks, its keyword-index entries and the uploaded original kept for it."""
+    from ingest.index import delete_document
     from rag.keyword import KeywordIndex
     from rag.store import Store
 
     settings = Settings()
-    store = Store.open(settings)
-    existed = store.delete_document(source)
-    KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b).sync(store)
-    if not existed:
+    keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
+    if not delete_document(Store.open(settings), source, keywords, settings.originals_dir):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"Deleted {source}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from ingest.chunk import Chunker
 from ingest.loaders import LoadedFile, LoadError, kind_of, load
+from ingest.originals import remove_originals
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
@@ -41,6 +42,19 @@ class PreparedFile:
     replaces: bool
 
 
+def delete_document(
+    store: Store, source: str, keywords: KeywordIndex | None = None, originals: Path | None = None
+) -> bool:
+    """Remove a document from the store, the keyword index and the originals kept for it; False when the store
+    had no such document."""
+    existed = store.delete_document(source)
+    if keywords is not None:
+        keywords.sync(store)
+    if originals is not None:
+        remove_originals(originals, source)
+    return existed
+
+
 class Indexer:
     """Puts files into a store. A file that fails to load writes nothing (LoadError)."""
 
@@ -52,6 +66,7 @@ class Indexer:
         chunk_overlap: int,
         keywords: KeywordIndex | None = None,
         ocr_language: str | None = None,
+        originals: Path | None = None,
     ) -> None:
         if chunk_size > embedder.max_tokens:
             raise ValueError(
@@ -63,6 +78,7 @@ class Indexer:
         self.embedder = embedder
         self.keywords = keywords  # brought in step with the store after each ingestion and delete
         self.ocr_language = ocr_language  # None: no OCR of PDF pages without text
+        self.originals = originals  # where uploaded files are kept (ingest.originals); None: not kept
         self.chunker = Chunker(embedder.tokenizer(), chunk_size, chunk_overlap)
 
     @classmethod
@@ -71,7 +87,9 @@ class Indexer:
         keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
         ocr_language = settings.ocr_language if settings.ocr else None
         store = Store.open(settings)
-        return cls(store, embedder, settings.chunk_size, settings.chunk_overlap, keywords, ocr_language)
+        return cls(
+            store, embedder, settings.chunk_size, settings.chunk_overlap, keywords, ocr_language, settings.originals_dir
+        )
 
     def ingest(
         self,
@@ -103,6 +121,9 @@ class Indexer:
                     yield source, self.prepare(path, source)
                 except LoadError as err:
                     yield source, err
+                except Exception as err:  # a library failing on one file must not stop the others
+                    reason = " ".join(str(err).split())[:200]
+                    yield source, LoadError(f"could not be read ({type(err).__name__}: {reason}); check the file")
 
         yield from self._write_in_batches(prepared(), on_progress)
 
@@ -129,10 +150,8 @@ class Indexer:
         self.sync_keywords()
 
     def delete(self, source: str) -> bool:
-        """Remove a document from the store and the keyword index; False when there was no such document."""
-        existed = self.store.delete_document(source)
-        self.sync_keywords()
-        return existed
+        """Remove a document (see `delete_document`); False when there was no such document."""
+        return delete_document(self.store, source, self.keywords, self.originals)
 
     def sync_keywords(self) -> None:
         if self.keywords is not None:

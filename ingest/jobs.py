@@ -1,17 +1,24 @@
 """Background ingestion: a persistent job queue in SQLite and a worker thread that works through it.
 
-An upload becomes a job (`queued`); a worker claims it (`running`, with its host and pid), reports progress and
-ends it `done` or `failed` with the reason. The queue outlives the app: jobs submitted before a restart are
-done after it. A job left `running` by a process that no longer exists (a crash, kill -9) is put back in the
-queue once, its leftover chunks removed; a job interrupted twice fails. The store's commit point guarantees
-that an interrupted ingestion never shows a partial document.
+An upload becomes a job (`queued`); a worker claims it (`running`, with the worker's own random id) and, while it
+works, writes a heartbeat every few seconds; it ends the job `done` or `failed` with the reason. The queue
+outlives the app: jobs submitted before a restart are done after it. A `running` job whose heartbeat stopped
+(its process crashed or was killed, on this host or another, whatever pid the next process gets) is put back
+in the queue by any worker, at once when its process was on this host and no longer exists (a restarted
+container reuses pids, so there the heartbeat decides); a job interrupted twice fails. The store's commit point
+guarantees that an interrupted ingestion never shows a partial document.
+
+The worker's loop cannot die: an error outside a job (a locked database, a store that cannot be reopened) is
+logged and retried with a growing pause.
 """
 
+import logging
 import os
 import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +27,15 @@ from typing import Literal
 
 from ingest.index import Indexer
 from ingest.loaders import LoadError
+from ingest.originals import folder_name, remove_originals
+from rag.db import BUSY_TIMEOUT_S, connect
 from rag.store import Store
 
 State = Literal["queued", "running", "done", "failed"]
 MAX_ATTEMPTS = 2
+STALE_AFTER_S = 60.0  # a running job without a heartbeat for this long is taken as interrupted
+MAX_PAUSE_S = 30.0  # the longest pause of a worker after errors outside a job
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -31,8 +43,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     source TEXT NOT NULL, path TEXT NOT NULL, kind TEXT, submitted_by TEXT, force INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0,
     total INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, host TEXT, pid INTEGER,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, worker TEXT, heartbeat_at REAL);
 """
+ADDED_COLUMNS = {"worker": "TEXT", "heartbeat_at": "REAL"}  # to app.db files made before heartbeats
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,8 @@ class Job:
     pid: int | None
     created_at: str
     updated_at: str
+    worker: str | None = None
+    heartbeat_at: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -73,16 +88,20 @@ def _alive(pid: int) -> bool:
 
 
 class JobQueue:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT_S, stale_after: float = STALE_AFTER_S) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.timeout = timeout  # how long a statement waits for a lock held by another connection
+        self.stale_after = stale_after
         with self._connect() as db:
             db.executescript(SCHEMA)
+            present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # explicit transactions below
-        db.row_factory = sqlite3.Row
-        return db
+        return connect(self.path, self.timeout, autocommit=True)  # explicit transactions below
 
     def submit(
         self, source: str, path: Path, kind: str | None = None, submitted_by: str | None = None, force: bool = False
@@ -95,8 +114,8 @@ class JobQueue:
             )
             return int(cursor.lastrowid or 0)
 
-    def claim(self) -> Job | None:
-        """Take the oldest queued job for this process, atomically across processes."""
+    def claim(self, worker: str) -> Job | None:
+        """Take the oldest queued job for `worker`, atomically across processes."""
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -105,9 +124,9 @@ class JobQueue:
                 db.execute("COMMIT")
                 return None
             db.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, host = ?, pid = ?, done = 0, "
-                "total = 0, message = '', updated_at = ? WHERE id = ?",
-                (socket.gethostname(), os.getpid(), _now(), row["id"]),
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, host = ?, pid = ?, worker = ?, "
+                "heartbeat_at = ?, done = 0, total = 0, message = '', updated_at = ? WHERE id = ?",
+                (socket.gethostname(), os.getpid(), worker, time.time(), _now(), row["id"]),
             )
             db.execute("COMMIT")
         finally:
@@ -117,8 +136,16 @@ class JobQueue:
     def progress(self, job_id: int, done: int, total: int, message: str = "") -> None:
         with self._connect() as db:
             db.execute(
-                "UPDATE jobs SET done = ?, total = ?, message = ?, updated_at = ? WHERE id = ?",
-                (done, total, message, _now(), job_id),
+                "UPDATE jobs SET done = ?, total = ?, message = ?, updated_at = ?, heartbeat_at = ? WHERE id = ?",
+                (done, total, message, _now(), time.time(), job_id),
+            )
+
+    def heartbeat(self, job_id: int, worker: str) -> None:
+        """`worker` is still at this job."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND worker = ? AND state = 'running'",
+                (time.time(), job_id, worker),
             )
 
     def finish(self, job_id: int, state: State, message: str) -> None:
@@ -144,23 +171,35 @@ class JobQueue:
         return {row["source"] for row in rows}
 
     def interrupted(self) -> list[Job]:
-        """Jobs `running` in a process of this host that no longer exists."""
-        here = socket.gethostname()
-        running = [job for job in self.jobs(10_000) if job.state == "running"]
-        return [job for job in running if job.host == here and job.pid is not None and not _alive(job.pid)]
-
-    def requeue(self, job: Job) -> State:
-        """Put an interrupted job back in the queue, or fail it when it was interrupted too often."""
-        if job.attempts >= MAX_ATTEMPTS:
-            message = f"interrupted {job.attempts} times (the app stopped during ingestion); upload it again"
-            self.finish(job.id, "failed", message)
-            return "failed"
+        """Running jobs whose worker is gone: it stopped beating (its process died or hung, on any host), or,
+        without waiting for that, its process on this host no longer exists."""
+        limit, here = time.time() - self.stale_after, socket.gethostname()
         with self._connect() as db:
-            db.execute(
-                "UPDATE jobs SET state = 'queued', message = 'interrupted; queued again', updated_at = ? WHERE id = ?",
-                (_now(), job.id),
-            )
-        return "queued"
+            rows = db.execute("SELECT * FROM jobs WHERE state = 'running'").fetchall()
+        jobs = [Job(**{**dict(row), "force": bool(row["force"])}) for row in rows]
+        return [
+            job
+            for job in jobs
+            if job.heartbeat_at is None
+            or job.heartbeat_at < limit
+            or (job.host == here and job.pid is not None and not _alive(job.pid))
+        ]
+
+    def requeue(self, job: Job) -> State | None:
+        """Put an interrupted job back in the queue, or fail it when it was interrupted too often. None when
+        another worker got there first (or the job's worker came back to life)."""
+        if job.attempts >= MAX_ATTEMPTS:
+            state: State = "failed"
+            message = f"interrupted {job.attempts} times (the app stopped during ingestion); upload it again"
+        else:
+            state, message = "queued", "interrupted; queued again"
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE jobs SET state = ?, message = ?, updated_at = ?, worker = NULL "
+                "WHERE id = ? AND state = 'running' AND worker IS ? AND heartbeat_at IS ?",
+                (state, message, _now(), job.id, job.worker, job.heartbeat_at),
+            ).rowcount
+        return state if changed else None
 
 
 class Worker(threading.Thread):
@@ -174,26 +213,64 @@ class Worker(threading.Thread):
         self.indexer = indexer
         self.reopen = reopen  # a fresh view of the store, for when another process wrote to it
         self.poll_seconds = poll_seconds
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # unique even when pids repeat
         self.stopping = threading.Event()
+        self.current: int | None = None  # the job being worked on, for the heartbeat
+        self.errors = 0  # errors outside a job in a row (0 when the last round went well)
+        self._heart = threading.Thread(target=self._beat, name="ingest-heartbeat", daemon=True)
 
     def recover(self) -> None:
-        """Requeue jobs of crashed processes, after removing the chunks they left behind."""
+        """Requeue jobs whose worker stopped beating; a job failed for good loses the chunks it left behind."""
         for job in self.queue.interrupted():
-            self.indexer.store.remove_uncommitted(job.source)
-            self.queue.requeue(job)
+            if self.queue.requeue(job) == "failed":
+                self.indexer.store.remove_uncommitted(job.source)
         self.indexer.sync_keywords()
 
+    def start(self) -> None:
+        super().start()
+        self._heart.start()
+
     def run(self) -> None:
-        self.recover()
+        last_recovery = float("-inf")
         while not self.stopping.is_set():
-            if not self.run_one():
+            try:
+                if time.monotonic() - last_recovery >= self.queue.stale_after / 2:
+                    self.recover()
+                    last_recovery = time.monotonic()
+                worked = self.run_one()
+            except Exception:  # the loop goes on whatever happens outside a job
+                self.errors += 1
+                pause = min(self.poll_seconds * 2**self.errors, MAX_PAUSE_S)
+                log.exception("ingestion worker %s: error outside a job; retrying in %.1f s", self.id, pause)
+                self.stopping.wait(pause)
+                continue
+            self.errors = 0
+            if not worked:
                 self.stopping.wait(self.poll_seconds)
+
+    def _beat(self) -> None:
+        while not self.stopping.wait(self.queue.stale_after / 6):
+            job = self.current
+            if job is None:
+                continue
+            try:
+                self.queue.heartbeat(job, self.id)
+            except Exception:  # a missed beat is retried at the next one
+                log.warning("ingestion worker %s: heartbeat of job %s failed", self.id, job, exc_info=True)
 
     def run_one(self) -> bool:
         """Run the next queued job; False when there was none."""
-        job = self.queue.claim()
+        job = self.queue.claim(self.id)
         if job is None:
             return False
+        self.current = job.id
+        try:
+            self._work_on(job)
+        finally:
+            self.current = None
+        return True
+
+    def _work_on(self, job: Job) -> None:
         if self.indexer.store.changed_elsewhere():  # e.g. `python -m ingest` wrote to the same folder
             self.indexer.store = self.reopen()
 
@@ -212,7 +289,16 @@ class Worker(threading.Thread):
         else:
             pages = f"{result.pages} pages, " if result.pages else ""
             self.queue.finish(job.id, "done", f"{result.status}: {pages}{result.chunks} chunks")
-        return True
+        self._tidy_originals(job)
+
+    def _tidy_originals(self, job: Job) -> None:
+        """Keep only the original of the version the store holds now (an earlier upload of the same name, or
+        this one when it failed, is removed)."""
+        originals = self.indexer.originals
+        if originals is None or not Path(job.path).is_relative_to(originals):
+            return  # not an upload (e.g. a file named on the command line): not ours to delete
+        document = self.indexer.store.document(job.source)
+        remove_originals(originals, job.source, keep=folder_name(document.sha256) if document else None)
 
     def stop(self) -> None:
         self.stopping.set()

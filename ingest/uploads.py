@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ingest.jobs import JobQueue
 from ingest.loaders import EXTENSIONS, LoadError, decode_text
+from ingest.originals import folder_name, store_original
 from rag.store import Store
 
 # Binary formats people upload by mistake, by their first bytes: (magic, what it is, what to do)
@@ -106,21 +107,6 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> Upload:
     return Upload(clean, detect_kind(data, clean), hashlib.sha256(data).hexdigest(), len(data))
 
 
-def original_folder(upload: Upload) -> str:
-    return upload.sha256[:32]
-
-
-def store_original(originals: Path, upload: Upload, data: bytes) -> Path:
-    """Keep the file as received, under a folder named by its content hash (written atomically)."""
-    folder = originals / original_folder(upload)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / upload.name
-    partial = folder / f".{upload.name}.partial"
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
-
-
 def submit_upload(
     name: str, data: bytes, *, store: Store, queue: JobQueue, originals: Path, max_bytes: int, user: str | None
 ) -> int:
@@ -131,8 +117,8 @@ def submit_upload(
     if same:
         raise UploadError(f"{upload.name} has the same content as '{same[0]}', already in the knowledge base: skipped")
     pending = [j for j in queue.jobs(1000) if j.state in ("queued", "running")]
-    queued = [j.source for j in pending if Path(j.path).parent.name == original_folder(upload)]
+    queued = [j.source for j in pending if Path(j.path).parent.name == folder_name(upload.sha256)]
     if queued:
         raise UploadError(f"{upload.name} has the same content as '{queued[0]}', already queued: skipped")
-    original = store_original(originals, upload, data)
+    original = store_original(originals, upload.name, upload.sha256, data)
     return queue.submit(upload.name, original, upload.kind, user)

@@ -131,6 +131,27 @@ def write_scanned_pdf(path: Path, pages: int = 2) -> Path:
     return path
 
 
+def write_image_bomb_pdf(path: Path) -> Path:
+    """A page without text whose one image (a JPEG) claims to be 30,000 x 30,000 pixels: Pillow refuses to open
+    it (DecompressionBombError) when OCR reads the page."""
+    import io
+
+    from PIL import Image
+
+    small = io.BytesIO()
+    Image.new("L", (16, 16), 255).save(small, format="JPEG")
+    image_file = path.with_suffix(".jpg")
+    image_file.write_bytes(small.getvalue())
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(image_file), x=20, y=20, w=50)
+    data = bytes(pdf.output())
+    frame = data.index(b"\xff\xc0")  # the JPEG's frame header: length (2 bytes), precision (1), height, width
+    huge = (30_000).to_bytes(2, "big") * 2
+    path.write_bytes(data[: frame + 5] + huge + data[frame + 9 :])
+    return path
+
+
 def write_docx(path: Path) -> Path:
     """A Word document with two headings, a list item and a table."""
     import docx

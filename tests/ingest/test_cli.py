@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from rag.settings import Settings
-from tests.helpers import write_scanned_pdf, write_text_pdf
+from tests.helpers import write_image_bomb_pdf, write_scanned_pdf, write_text_pdf
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,6 +69,17 @@ def test_bad_files_are_reported_and_the_rest_still_goes_in(tmp_path: Path, setti
     assert "1 added, 4 failed" in result.stdout
     listed = json.loads(run_ingest(settings, "list", "--json").stdout)
     assert [d["source"] for d in listed] == ["good.pdf"]
+
+
+def test_an_unexpected_library_error_fails_that_file_only(tmp_path: Path, settings: Settings) -> None:
+    bomb = write_image_bomb_pdf(tmp_path / "bomb.pdf")
+    good = write_text_pdf(tmp_path / "good.pdf", ["A perfectly fine page."])
+    result = run_ingest(settings, "add", str(bomb), str(good))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "bomb.pdf: could not be read (DecompressionBombError" in errors[0]
+    assert "1 added, 1 failed" in result.stdout
+    assert [d["source"] for d in json.loads(run_ingest(settings, "list", "--json").stdout)] == ["good.pdf"]
 
 
 def test_if_empty_skips_a_store_that_has_documents(tmp_path: Path, settings: Settings) -> None:

@@ -1,4 +1,8 @@
-import subprocess
+import os
+import socket
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,12 +15,14 @@ from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import Store
 from tests.helpers import write_text_pdf
+from tests.ingest.test_cli import run_ingest
 
 
-def make_worker(settings: Settings, embedder: SentenceTransformerEmbedder) -> Worker:
+def make_worker(settings: Settings, embedder: SentenceTransformerEmbedder, **queue_options: float) -> Worker:
     keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
     indexer = Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords, "eng")
-    return Worker(JobQueue(settings.app_db), indexer, reopen=lambda: Store.open(settings, fresh=True))
+    queue = JobQueue(settings.app_db, **queue_options)
+    return Worker(queue, indexer, reopen=lambda: Store.open(settings, fresh=True))
 
 
 def test_a_job_runs_to_done_with_progress_and_user(
@@ -49,23 +55,76 @@ def test_a_bad_file_fails_with_its_reason_and_writes_nothing(
     assert worker.indexer.store.is_empty()
 
 
-def test_jobs_of_a_dead_process_are_requeued_once_then_failed(
+def test_a_job_whose_worker_stopped_beating_is_requeued_once_then_failed(
     tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
+    """As after a container restart: the new process may have the old one's pid (1) and another host name, so
+    only the heartbeat tells that the job's worker is gone."""
     worker = make_worker(settings, embedder)
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nThe boiler is serviced every May.\n")
     job_id = worker.queue.submit("note.md", note, "markdown")
-    dead = subprocess.Popen(["true"])
-    dead.wait()
     for attempt in (1, 2):
-        claimed = worker.queue.claim()
+        claimed = worker.queue.claim("the previous container")
         assert claimed is not None and claimed.attempts == attempt
-        with worker.queue._connect() as db:  # as if a process that has exited had claimed it
-            db.execute("UPDATE jobs SET pid = ? WHERE id = ?", (dead.pid, job_id))
+        assert (claimed.host, claimed.pid) == (socket.gethostname(), os.getpid())  # alive, and yet gone
+        worker.recover()
+        assert worker.queue.job(job_id).state == "running"  # its heartbeat is fresh: left alone
+        with worker.queue._connect() as db:
+            db.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ?", (time.time() - 61, job_id))
         worker.recover()
     job = worker.queue.job(job_id)
     assert job.state == "failed" and "interrupted 2 times" in job.message
+
+
+def test_a_running_worker_keeps_its_job_alive_with_heartbeats(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder, stale_after=0.6)
+    other = make_worker(settings, embedder, stale_after=0.6)  # another app process, recovering jobs
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe boiler is serviced every May.\n")
+    job_id = worker.queue.submit("note.md", note, "markdown")
+    worker.queue.claim(worker.id)
+    worker.current = job_id  # as while it ingests a long file
+    worker.stopping.clear()
+    heart = threading.Thread(target=worker._beat, daemon=True)
+    heart.start()
+    try:
+        for _ in range(4):
+            time.sleep(0.3)
+            other.recover()
+            assert worker.queue.job(job_id).state == "running"
+    finally:
+        worker.stop()
+        heart.join(timeout=5)
+    time.sleep(0.7)  # no more beats: now it is stale
+    other.recover()
+    assert worker.queue.job(job_id).state == "queued"
+
+
+def test_the_worker_survives_a_locked_database_and_goes_on(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    """A lock held by another process for 2 s (longer than the queue waits) must not end the worker thread."""
+    worker = make_worker(settings, embedder, timeout=0.1)
+    worker.poll_seconds = 0.1
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe boiler is serviced every May.\n")
+    job_id = worker.queue.submit("note.md", note, "markdown")
+    locker = sqlite3.connect(settings.app_db, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process writing for a while
+    worker.start()
+    try:
+        time.sleep(2)
+        assert worker.is_alive() and worker.errors > 0  # it met the lock, and lives
+        locker.execute("ROLLBACK")
+        assert wait_for(worker.queue, job_id, timeout=120).state == "done"
+        assert worker.is_alive()
+    finally:
+        locker.close()
+        worker.stop()
+        worker.join(timeout=10)
 
 
 def test_the_worker_thread_picks_up_queued_jobs(
@@ -99,3 +158,27 @@ def test_uploads_are_stored_queued_and_duplicates_refused(
     worker.run_one()
     with pytest.raises(UploadError, match=r"same content as 'boiler\.md', already in the knowledge base"):
         submit_upload("again.md", data, user="ada", **options)  # type: ignore[arg-type]
+
+
+def test_originals_follow_the_document_a_new_upload_replaces_it_and_delete_removes_it(
+    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    worker = make_worker(settings, embedder)
+    worker.indexer.originals = settings.originals_dir
+    options = {"store": worker.indexer.store, "queue": worker.queue, "originals": settings.originals_dir}
+
+    def upload(data: bytes) -> Path:
+        job_id = submit_upload("boiler.md", data, user="ada", max_bytes=10**6, **options)  # type: ignore[arg-type]
+        worker.run_one()
+        return Path(worker.queue.job(job_id).path)
+
+    first = upload(b"# Boiler\n\nThe boiler is serviced every May.\n")
+    second = upload(b"# Boiler\n\nThe boiler is serviced every June.\n")  # same name, new content
+    assert not first.exists() and second.read_bytes().endswith(b"June.\n")
+    failed = upload(b"   \n\n  ")  # a version that cannot be read: the stored one and its original stay
+    assert not failed.exists() and second.exists()
+    assert list(settings.originals_dir.rglob("*.md")) == [second]
+
+    result = run_ingest(settings, "delete", "boiler.md")
+    assert result.returncode == 0, result.stderr
+    assert not second.exists() and not list(settings.originals_dir.iterdir())
