@@ -1,5 +1,6 @@
 """Chat messages -> streamed answer text. One Protocol, one transformers implementation."""
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,19 @@ from rag.settings import ABSTAIN_ANSWER, Settings
 
 Messages = list[dict[str, str]]
 STREAM_TIMEOUT_S = 600.0
+WORD_JOINER = "\u2060"  # invisible; placed inside a token's text it stops the tokenizer from matching it
+
+
+def control_token_splitter(tokenizer: Any) -> Callable[[str], str]:
+    """A function that turns the tokenizer's control tokens (`<|im_start|>`, `<|endoftext|>` ...) inside a text
+    into plain text, so a document or a question cannot open a chat turn of its own: the tokenizer matches those
+    strings anywhere in the rendered prompt, so they are split by an invisible character after their first one.
+    """
+    tokens = sorted({t.content for t in tokenizer.added_tokens_decoder.values() if len(t.content) > 1}, key=len)
+    if not tokens:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(token) for token in reversed(tokens)))
+    return lambda text: pattern.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], text)
 
 
 class Generator(Protocol):
@@ -152,6 +166,7 @@ class TransformersGenerator:
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
             raise ValueError(f"{model} has no chat template: use an instruction-tuned (chat) model.")
+        self.as_plain_text = control_token_splitter(self.tokenizer)
         load_args: dict[str, Any] = {"dtype": weight_dtype(dtype, device)}
         if self.quantization is not None:
             load_args |= {"quantization_config": self.quantization, "device_map": device}
@@ -174,9 +189,11 @@ class TransformersGenerator:
         return cls(generator_model_path(settings), device, settings.quantization, settings.dtype, settings.adapter)
 
     def encode(self, messages: Messages) -> dict[str, torch.Tensor]:
-        """Render the chat template (system + user) and tokenize, ready for `generate`."""
+        """Render the chat template (system + user) and tokenize, ready for `generate`. Control tokens written
+        inside the messages (by a document, a question, an API client) are read as plain text."""
+        safe = [{**message, "content": self.as_plain_text(message["content"])} for message in messages]
         encoded = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            safe, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
         return {name: tensor.to(self.model.device) for name, tensor in encoded.items()}
 
@@ -199,14 +216,22 @@ class TransformersGenerator:
         return head.probability(out.hidden_states[head.layer][0, -1]), cache
 
     def stream(
-        self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float, grounded: bool = False
+        self,
+        messages: Messages,
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        grounded: bool = False,
+        stop: threading.Event | None = None,
     ) -> TokenStream:
         """Start generating in a background thread and return the text pieces as they come.
 
         `grounded` marks the app's answer prompt (context passages and a question). Only there does an
         answerability head decide: unanswerable -> the abstention sentence, without generating; answerable ->
         the model answers, and may not open with the abstention sentence. Other prompts (follow-up rewriting,
-        the judge, `rag serve`) never meet the head."""
+        the judge, `rag serve`) never meet the head. Setting `stop` ends generation early (a caller that went
+        away, a deadline)."""
         inputs = self.encode(messages)
         prefilled: dict[str, Any] = {}
         p_unanswerable = None
@@ -218,7 +243,7 @@ class TransformersGenerator:
         streamer = _CountingStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
         )
-        stop = threading.Event()
+        stop = stop or threading.Event()
         failure: list[BaseException] = []
         kwargs = inputs | self.generation_args(max_new_tokens, temperature, top_p) | prefilled
         stopping = StoppingCriteriaList([_StopWhenSet(stop), _StopOnLoop(int(inputs["input_ids"].shape[1]))])
@@ -246,9 +271,11 @@ class TransformersGenerator:
 
         return TokenStream(pieces(), lambda: streamer.new_tokens, p_unanswerable)
 
-    def complete_json(self, messages: Messages, schema: dict[str, Any], *, max_new_tokens: int) -> str:
-        """A greedy reply constrained to JSON valid for `schema` (cut short at `max_new_tokens`, it may be
-        incomplete: callers check it)."""
+    def complete_json(
+        self, messages: Messages, schema: dict[str, Any], *, max_new_tokens: int, stop: threading.Event | None = None
+    ) -> str:
+        """A greedy reply constrained to JSON valid for `schema` (cut short at `max_new_tokens` or by `stop`, it
+        may be incomplete: callers check it)."""
         from transformers import LogitsProcessorList
 
         from rag.constrained import JsonSchemaLogitsProcessor
@@ -257,6 +284,9 @@ class TransformersGenerator:
         prompt_length = int(inputs["input_ids"].shape[1])
         constrained = JsonSchemaLogitsProcessor(self.tokenizer, schema, prompt_length)
         kwargs = inputs | self.generation_args(max_new_tokens, 0.0, 1.0)
+        stopping = StoppingCriteriaList([_StopWhenSet(stop or threading.Event())])
         with torch.inference_mode():
-            output = self.model.generate(**kwargs, logits_processor=LogitsProcessorList([constrained]))
+            output = self.model.generate(
+                **kwargs, logits_processor=LogitsProcessorList([constrained]), stopping_criteria=stopping
+            )
         return str(self.tokenizer.decode(output[0, prompt_length:], skip_special_tokens=True)).strip()

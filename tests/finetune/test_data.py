@@ -105,8 +105,8 @@ def test_an_answerable_example_is_the_prompt_the_app_sends(
     assert recording.sent == [example.prompt]  # same passages, order, numbering, system prompt
     assert example.prompt[0] == {"role": "system", "content": SYSTEM_PROMPT}
     number = int(example.completion.rsplit("[", 1)[1].split("]")[0])
-    block = example.prompt[1]["content"].split(f"[{number}] (", 1)[1]
-    assert "40 euros" in block.split("\n\n[", 1)[0]  # the cited passage holds the answer
+    block = example.prompt[1]["content"].split(f"<passage {number}: ", 1)[1]
+    assert "40 euros" in block.split(f"</passage {number}>", 1)[0]  # the cited passage holds the answer
     assert example.completion == parking.reference.removesuffix(".") + f" [{number}]."
     assert example.meta["kind"] == "answerable" and example.meta["made_by"] == "test"
 
@@ -118,7 +118,7 @@ def test_unanswerable_examples_have_no_passage_with_the_answer(
         example = builder.unanswerable(item, 3)
         assert example is not None
         assert example.completion == ABSTAIN_ANSWER
-        assert item.reference is not None and "Context:\n[1] (" in example.prompt[1]["content"]
+        assert item.reference is not None and "Context:\n<passage 1: " in example.prompt[1]["content"]
         hits = builder.retriever.retrieve(item.question, 6)
         answer_text = next(h.chunk.text for h in hits if holds_answer(h, item.reference))
         assert answer_text not in example.prompt[1]["content"]
