@@ -9,11 +9,13 @@ import asyncio
 import os
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # before ragas is imported: no usage tracking calls
 
+import uvicorn
 from openai import AsyncOpenAI, OpenAI
 from ragas.embeddings import HuggingFaceEmbeddings
 from ragas.llms import llm_factory
@@ -21,8 +23,8 @@ from ragas.metrics.collections import AnswerRelevancy, ContextPrecision, Context
 
 from rag.generator import TransformersGenerator
 from rag.models import embedding_model_path
-from rag.serve import make_server
-from rag.settings import BUNDLED, Settings
+from rag.serve import ServeLimits, make_app
+from rag.settings import BUNDLED, Settings, public_url
 
 METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_recall"]
 
@@ -71,9 +73,16 @@ def start_local_server(settings: Settings) -> str:
     """Serve the judge model (RAG_JUDGE_MODEL, default the generator) on a free local port; its base URL."""
     model = settings.judge_model or settings.generator_model
     generator = TransformersGenerator.from_settings(settings.model_copy(update={"generator_model": model}))
-    server = make_server(generator, "127.0.0.1", _free_port())
-    threading.Thread(target=server.serve_forever, daemon=True, name="local-judge").start()
-    return f"http://127.0.0.1:{server.server_address[1]}/v1"
+    limits = ServeLimits.from_settings(settings)
+    limits = replace(limits, max_tokens=max(limits.max_tokens, settings.judge_max_tokens))
+    port = _free_port()
+    config = uvicorn.Config(make_app(generator, limits), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True, name="local-judge").start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}/v1"
 
 
 def make_judge(settings: Settings, kind: str, metrics: list[str] | None = None) -> Judge:
@@ -88,10 +97,11 @@ def make_judge(settings: Settings, kind: str, metrics: list[str] | None = None) 
     else:
         raise JudgeUnavailableError(f"unknown judge '{kind}' (endpoint or local)")
     key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else "not-needed"
+    where = public_url(base_url)
     try:
         OpenAI(base_url=base_url, api_key=key, timeout=10, max_retries=0).models.list()
     except Exception as err:
-        raise JudgeUnavailableError(f"judge at {base_url} unreachable ({type(err).__name__}: {err})") from err
+        raise JudgeUnavailableError(f"judge at {where} unreachable ({type(err).__name__}: {err})") from err
     client = AsyncOpenAI(base_url=base_url, api_key=key, timeout=600, max_retries=0)
     llm = llm_factory(model, client=client, max_tokens=settings.judge_max_tokens)
     embedder = HuggingFaceEmbeddings(model=embedding_model_path(settings), device="cpu")
@@ -103,5 +113,5 @@ def make_judge(settings: Settings, kind: str, metrics: list[str] | None = None) 
     }
     chosen = metrics or METRICS
     shown_model = "bundled SmolLM2-135M-Instruct" if model == BUNDLED else model
-    identity = f"{'local (served in-process)' if kind == 'local' else 'openai-compatible'} {base_url}, {shown_model}"
+    identity = f"{'local (served in-process)' if kind == 'local' else 'openai-compatible'} {where}, {shown_model}"
     return Judge(identity, {name: available[name]() for name in chosen})
