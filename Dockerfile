@@ -32,4 +32,4 @@ VOLUME /data
 EXPOSE 8501
 
 # Inside the container the app must listen on all interfaces; publish it on 127.0.0.1 (see above) to keep it local.
-CMD ["sh", "-c", "python -m ingest add --if-empty docs && exec streamlit run app.py --server.address 0.0.0.0"]
+CMD ["sh", "-c", "python -m ingest add --if-empty docs && exec python -m ui --server.address 0.0.0.0"]

@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 run: models ocr
 	$(PY) -m ingest add --if-empty docs
-	$(PY) -m streamlit run app.py
+	$(PY) -m ui
 
 test: $(VENV)/.dev models chromium ocr
 	$(PY) -m ruff check .

@@ -26,6 +26,7 @@ _STOPWORDS = frozenset(
     )
 )
 MAX_PREVIOUS_ANSWER = 300  # characters of the previous answer shown to the rewriting model
+MAX_CARRIED_WORDS = 32  # words of the previous query a follow-up carries along (queries must not grow each turn)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,13 @@ def looks_like_follow_up(question: str) -> bool:
 
 
 def rules_query(history: Sequence[Turn], question: str) -> str:
-    """The previous standalone query followed by the question, when the question looks like a follow-up."""
+    """The previous standalone query followed by the question, when the question looks like a follow-up.
+    Only the last MAX_CARRIED_WORDS words of the previous query are carried, so a long chat of follow-ups
+    does not grow the query without bound."""
     if not history or not looks_like_follow_up(question):
         return question
-    return f"{history[-1].query} {question.strip()}"
+    carried = " ".join(history[-1].query.split()[-MAX_CARRIED_WORDS:])
+    return f"{carried} {question.strip()}"
 
 
 REWRITE_SYSTEM = (

@@ -15,6 +15,11 @@ from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Hit, Store
 
 
+class QuestionError(ValueError):
+    """A question that cannot be answered as asked (empty, too long for the settings); the message says what
+    to do. Meant to be shown to the person who asked."""
+
+
 @dataclass(frozen=True)
 class Source:
     """One context passage given to the model; the fields of the `sources` contract in DESIGN.md."""
@@ -130,8 +135,16 @@ class RagPipeline:
         """Retrieve and start answering; `history` holds the earlier turns of a chat (for follow-up questions);
         arguments left out come from the settings."""
         started = time.perf_counter()
-        self.refresh_store()
         s = self.settings
+        question = question.strip()
+        if not question:
+            raise QuestionError("The question is empty: type a question about your documents.")
+        if len(question) > s.max_question_chars:
+            raise QuestionError(
+                f"The question is {len(question):,} characters long; the limit is {s.max_question_chars:,} "
+                "(RAG_MAX_QUESTION_CHARS). Shorten it to the question itself."
+            )
+        self.refresh_store()
         max_new_tokens = max_new_tokens or s.max_new_tokens
         query = standalone_query(s.followup, self.generator, history, question)
         hits = self.retriever.retrieve(query, top_k or s.top_k)
@@ -139,7 +152,10 @@ class RagPipeline:
         if not relevant:  # nothing relevant: abstain without calling the model
             return Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query)
         count = self.generator.count_tokens
-        messages, used = pack_context(query, relevant, count, self.prompt_budget(max_new_tokens))
+        try:
+            messages, used = pack_context(query, relevant, count, self.prompt_budget(max_new_tokens))
+        except ValueError as err:  # not even one passage fits beside the question
+            raise QuestionError(f"The question leaves no room for the documents in the prompt. {err}") from err
         stream = self.generator.stream(
             messages,
             max_new_tokens=max_new_tokens,

@@ -1,34 +1,35 @@
 """The Admin page: upload files, watch their ingestion jobs, and manage the documents in the knowledge base."""
 
-import shutil
-from pathlib import Path
-
 import streamlit as st
 
+from ingest.originals import original_path
 from ingest.uploads import UploadError, submit_upload
 from rag.adapter import AdapterError, adapter_summary
-from rag.store import Document
 from ui import resources
-from ui.auth import current_user
+from ui.auth import current_user, refresh_session
+from ui.text import plain
 
 
-def original_path(document: Document) -> Path:
-    return resources.settings().originals_dir / document.sha256[:32] / document.source
+def is_admin() -> bool:
+    user = current_user()
+    return user is not None and user.role == "admin"
 
 
 def upload_section() -> None:
     settings = resources.settings()
+    limit = min(settings.max_upload_mb, st.get_option("server.maxUploadSize"))  # the server's cap may be lower
     st.subheader("Upload")
     with st.form("upload", clear_on_submit=True):
         files = st.file_uploader(
-            f"PDF, DOCX, HTML, Markdown, text or CSV, up to {settings.max_upload_mb} MB each",
+            f"PDF, DOCX, HTML, Markdown, text or CSV, up to {limit} MB each",
             accept_multiple_files=True,
+            max_upload_size=limit,
         )
         submitted = st.form_submit_button("Ingest")
     if submitted and files:
         st.session_state.upload_outcomes = [submit_one(file.name, file.getvalue()) for file in files]
     for ok, message in st.session_state.get("upload_outcomes", []):  # kept until the next upload
-        (st.success if ok else st.error)(message)
+        (st.success if ok else st.error)(plain(message))
 
 
 def submit_one(name: str, data: bytes) -> tuple[bool, str]:
@@ -56,6 +57,9 @@ STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "d
 @st.fragment(run_every=2)
 def jobs_section() -> None:
     """Refreshes itself every 2 s while the rest of the page stays as it is."""
+    refresh_session(resources.users(), resources.settings(), touch=False)  # a refresh is not activity
+    if not is_admin():  # signed out, removed or demoted meanwhile: the whole page goes
+        st.rerun(scope="app")
     st.subheader("Ingestion jobs")
     jobs = resources.job_queue().jobs(20)
     if not jobs:
@@ -67,20 +71,20 @@ def jobs_section() -> None:
         st.rerun(scope="app")  # a job ended: show the documents table as it is now
     for job in jobs:
         name, state, details = st.columns([3, 1, 4])
-        name.markdown(f"**{job.source}**  \n{job.submitted_by or 'command line'} · {job.updated_at}")
+        name.markdown(f"**{plain(job.source)}**  \n{plain(job.submitted_by or 'command line')} · {job.updated_at}")
         state.markdown(f"{STATE_ICONS[job.state]} {job.state}")
         if job.state == "running":
             details.progress(job.fraction, text=job.message or "starting")
         elif job.state == "failed":
-            details.error(job.message)
+            details.error(plain(job.message))
         else:
-            details.caption(job.message)
+            details.caption(plain(job.message))
 
 
 def documents_section() -> None:
     st.subheader("Documents")
     if "flash" in st.session_state:  # the outcome of the action that triggered this rerun
-        st.success(st.session_state.pop("flash"))
+        st.success(plain(st.session_state.pop("flash")))
     worker = resources.worker()
     documents = worker.indexer.store.documents()
     if not documents:
@@ -95,11 +99,10 @@ def documents_section() -> None:
     st.table(rows)
     chosen = st.selectbox("Document", [d.source for d in documents], key="chosen-document")
     document = next(d for d in documents if d.source == chosen)
-    original = original_path(document)
+    original = original_path(resources.settings().originals_dir, document)
     delete, reingest, download = st.columns(3)
     if delete.button("Delete", key="delete-document"):
-        worker.indexer.delete(document.source)
-        shutil.rmtree(original.parent, ignore_errors=True)
+        worker.indexer.delete(document.source)  # its original too
         st.session_state.flash = f"Deleted {document.source}"
         st.rerun()
     if reingest.button("Re-ingest", key="reingest-document", disabled=not original.is_file()):
@@ -107,7 +110,7 @@ def documents_section() -> None:
         job = resources.job_queue().submit(
             document.source, original, document.kind, user.name if user else None, force=True
         )
-        st.success(f"{document.source}: queued as job {job}")
+        st.success(plain(f"{document.source}: queued as job {job}"))
     if original.is_file():
         download.download_button("Download original", original.read_bytes(), file_name=document.source)
     else:
@@ -115,8 +118,7 @@ def documents_section() -> None:
 
 
 def render() -> None:
-    user = current_user()
-    if user is None or user.role != "admin":  # never rendered for anyone else, whatever the URL
+    if not is_admin():  # never rendered for anyone else, whatever the URL
         st.error("This page is for admins.")
         st.stop()
     st.title("Admin")

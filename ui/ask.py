@@ -1,5 +1,6 @@
 """The Ask page: chat with the documents, answers streamed, each followed by its sources."""
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -8,9 +9,10 @@ import streamlit as st
 from eval.grounding import Claim, grounding_check
 from rag.adapter import AdapterError
 from rag.models import ModelNotFoundError
-from rag.pipeline import RagPipeline, Source
+from rag.pipeline import QuestionError, RagPipeline, Source
 from rag.store import StoreMismatchError
 from ui import resources
+from ui.text import plain
 
 EMPTY_STORE_HELP = (
     "**No documents yet.** An admin can upload files on the Admin page, or add files or folders from a "
@@ -27,7 +29,7 @@ def show_sources(sources: list[Source], searched_for: str | None = None) -> None
             st.caption(f"Searched for: {searched_for}")
         for number, source in enumerate(sources, start=1):
             where = source.source if source.page is None else f"{source.source}, page {source.page}"
-            st.markdown(f"**[{number}] {where}** · relevance {source.score:.2f}")
+            st.markdown(f"**\\[{number}\\] {plain(where)}** · relevance {source.score:.2f}")
             st.text(source.text)
 
 
@@ -58,13 +60,23 @@ def show_grounding(claims: list[Claim]) -> None:
     st.caption(f"{icon} Grounding check: {supported} of {len(claims)} sentences backed by the sources")
     for claim in claims:
         if not claim.supported:
-            st.markdown(f":red-background[{claim.text}] · {claim.reason}")
+            st.markdown(f":red-background[{plain(claim.text)}] · {plain(claim.reason)}")
+
+
+def stream_text(pieces: Iterable[str]) -> None:
+    """Show text as it arrives, as plain text: an answer may repeat what a document says, and a document must
+    not be able to put an image (fetched by every reader's browser), a link or a heading on the page."""
+    box = st.empty()
+    shown = ""
+    for piece in pieces:
+        shown += piece
+        box.text(shown)
 
 
 def show_history() -> None:
     for message in st.session_state.messages:
         with st.chat_message(message["role"]):
-            st.markdown(message["content"])
+            st.text(message["content"])
             show_grounding(message.get("claims", []))
             show_sources(message.get("sources", []), message.get("searched_for"))
 
@@ -72,11 +84,16 @@ def show_history() -> None:
 def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -> None:
     st.session_state.messages.append({"role": "user", "content": question})
     with st.chat_message("user"):
-        st.markdown(question)
+        st.text(question)
     history = [m["turn"] for m in st.session_state.messages if "turn" in m]
     with st.chat_message("assistant"):
-        answer = pipeline.answer(question, history=history, **options)
-        st.write_stream(answer.stream())
+        try:
+            answer = pipeline.answer(question, history=history, **options)
+        except QuestionError as err:
+            st.error(str(err))
+            st.session_state.messages.pop()  # not a turn of the conversation
+            return
+        stream_text(answer.stream())
         passages = [source.text for source in answer.sources]
         _, claims = grounding_check(answer.text, passages, pipeline.embedder) if not answer.abstained else (None, [])
         show_grounding(claims)
@@ -107,6 +124,7 @@ def render() -> None:
     if empty:
         st.info(EMPTY_STORE_HELP)
     show_history()
-    question = st.chat_input("Ask a question about your documents", disabled=empty)
+    limit = pipeline.settings.max_question_chars
+    question = st.chat_input("Ask a question about your documents", disabled=empty, max_chars=limit)
     if question and question.strip():
         answer_turn(pipeline, question.strip(), options)

@@ -1,10 +1,13 @@
 """The Streamlit app driven by Streamlit's own AppTest, with the real models and store."""
 
+import time
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+from rag.users import UserStore
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -41,13 +44,13 @@ def test_a_chat_turn_streams_an_answer_with_its_sources(handbook_env: dict[str, 
 
     user, assistant = app.chat_message
     assert user.name == "user" and assistant.name == "assistant"
-    assert "40" in assistant.markdown[0].value
+    assert "40" in assistant.text[0].value  # answers are shown as plain text
     assert "Grounding check:" in assistant.caption[0].value and "sentences backed by the sources" in (
         assistant.caption[0].value
     )
     sources = assistant.expander[0]
     assert sources.label.startswith("Sources (")
-    assert "handbook.pdf, page 3" in sources.markdown[0].value
+    assert "handbook\\.pdf, page 3" in sources.markdown[0].value  # escaped: file names are not Markdown
     assert "40 euros" in sources.text[0].value
 
     app.chat_input[0].set_value("Where is it sold?").run()  # a follow-up: "it" is the parking permit
@@ -56,12 +59,36 @@ def test_a_chat_turn_streams_an_answer_with_its_sources(handbook_env: dict[str, 
     assert follow_up.caption[0].value == (
         "Searched for: How much does a monthly parking permit cost? Where is it sold?"
     )
-    assert "handbook.pdf, page 3" in follow_up.markdown[0].value
+    assert "handbook\\.pdf, page 3" in follow_up.markdown[0].value
 
     app.chat_input[0].set_value("Who won the 2018 FIFA World Cup?").run()
     assert len(app.chat_message) == 6  # earlier turns stay in the history
-    assert app.chat_message[5].markdown[0].value == "I don't know based on the provided documents."
+    assert app.chat_message[5].text[0].value == "I don't know based on the provided documents."
     assert not app.chat_message[5].expander  # nothing relevant, nothing rewritten: no sources
+
+
+def test_questions_too_long_for_the_prompt_get_a_message_not_a_traceback(
+    handbook_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_MAX_QUESTION_CHARS", "300")
+    monkeypatch.setenv("RAG_CONTEXT_TOKENS", "400")  # room for the question or a passage, not both
+    monkeypatch.setenv("RAG_RELEVANCE_THRESHOLD", "-1")  # never abstain before building the prompt
+    app = start_app()
+    app.chat_input[0].set_value("How much does a monthly parking permit cost? " * 10).run()
+    assert not app.exception, app.exception
+    user, assistant = app.chat_message
+    assert len(user.text[0].value) == 300  # the box takes at most RAG_MAX_QUESTION_CHARS characters
+    message = assistant.error[0].value
+    assert message.startswith("The question leaves no room for the documents") and "RAG_CONTEXT_TOKENS" in message
+    app.chat_input[0].set_value("How much does a monthly parking permit cost?").run()
+    assert len(app.chat_message) == 2  # the refused question is not kept as a turn of the chat
+
+
+def sign_in(app: AppTest, name: str, password: str, where: str = "main") -> None:
+    app.text_input(key=f"login-name-{where}").set_value(name)
+    app.text_input(key=f"login-password-{where}").set_value(password)
+    next(b for b in app.button if b.label == "Sign in").click().run()
+    assert not app.exception, app.exception
 
 
 def test_login_required_for_readers_when_configured(
@@ -76,28 +103,70 @@ def test_login_required_for_readers_when_configured(
     assert app.info[0].value == "Sign in to ask questions."
     assert not app.chat_input  # nothing to ask with before signing in
 
-    def sign_in(password: str) -> None:
-        app.text_input(key="login-name-main").set_value("admin")
-        app.text_input(key="login-password-main").set_value(password)
-        app.button[0].click().run()
-
-    sign_in("wrong one")
+    sign_in(app, "admin", "wrong one")
     assert app.error[0].value == "Wrong user name or password."
-    sign_in("wrong two")
-    sign_in("admin-pass-1")  # right, but locked after 2 failures
-    assert "Too many failed logins for 'admin'" in app.error[0].value
+    users = UserStore(tmp_path / "data" / "app.db")
+    for _ in range(4):  # more guesses from this same client (this machine): it now waits 8 s
+        users.verify("admin", "another guess", client="local")
+    sign_in(app, "admin", "admin-pass-1")  # right, but from the client that keeps guessing
+    assert app.error[0].value.startswith("Too many failed sign-ins from here: wait ")
     assert not app.chat_input
+
+
+def test_a_signed_in_session_follows_its_user_and_ends_when_idle(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("RAG_SESSION_IDLE_MINUTES", "5")
+    users = UserStore(tmp_path / "data" / "app.db")
+    users.add("ada", "correct horse", "admin")
+    app = start_app()
+
+    def signed_in_as() -> str | None:
+        captions = [c.value for c in app.sidebar.caption if c.value.startswith("Signed in as")]
+        return captions[0] if captions else None
+
+    sign_in(app, "ada", "correct horse", where="sidebar")
+    assert signed_in_as() == "Signed in as **ada** (admin)"
+    users.set_role("ada", "reader")
+    app.run()
+    assert signed_in_as() == "Signed in as **ada** (reader)"  # demoted: the next run already knows
+
+    users.set_password("ada", "battery staple")
+    app.run()
+    assert signed_in_as() is None and app.sidebar.info[0].value == "Your password was changed: sign in again."
+
+    sign_in(app, "ada", "battery staple", where="sidebar")
+    app.session_state["last_seen"] = time.time() - 6 * 60
+    app.run()
+    assert signed_in_as() is None
+    assert app.sidebar.info[0].value == "Signed out after 5 minutes without activity: sign in again."
+
+    sign_in(app, "ada", "battery staple", where="sidebar")
+    users.remove("ada")
+    app.run()
+    assert signed_in_as() is None
+    assert app.sidebar.info[0].value == "Your account was removed: you have been signed out."
+
+
+def signed_in_as(role: str) -> None:
+    """Sign this AppTest session in as a stored user with `role` (the app checks the session against the store)."""
+    import streamlit as st
+
+    from ui import resources
+
+    users, name = resources.users(), f"some-{role}"
+    st.session_state.user = users.get(name) or users.add(name, "password-1", role)  # type: ignore[arg-type]
 
 
 def admin_page_as(role: str | None) -> None:
     """Renders the Admin page for a session signed in with `role` (None: anonymous)."""
-    import streamlit as st
-
-    from rag.users import User
+    from tests.app.test_app import signed_in_as
     from ui import admin
 
     if role is not None:
-        st.session_state.user = User("someone", role, "now")  # type: ignore[arg-type]
+        signed_in_as(role)
     admin.render()
 
 
@@ -128,12 +197,10 @@ def test_admin_page_renders_for_admins(tmp_path: Path, models_dir: Path, monkeyp
 
 
 def reports_page_as(role: str) -> None:
-    import streamlit as st
-
-    from rag.users import User
+    from tests.app.test_app import signed_in_as
     from ui import reports
 
-    st.session_state.user = User("someone", role, "now")  # type: ignore[arg-type]
+    signed_in_as(role)
     reports.render()
 
 
@@ -175,4 +242,4 @@ def test_unsupported_sentences_are_highlighted_under_the_answer() -> None:
     app = AppTest.from_function(grounding_badge, default_timeout=60)  # importing ui.ask loads torch
     app.run()
     assert app.caption[0].value.endswith("Grounding check: 1 of 2 sentences backed by the sources")
-    assert [m.value for m in app.markdown] == [":red-background[It costs 55 euros.] · numbers"]
+    assert [m.value for m in app.markdown] == [":red-background[It costs 55 euros\\.] · numbers"]

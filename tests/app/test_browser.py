@@ -1,4 +1,4 @@
-"""One real browser (Debian's chromium, driven by Playwright) against `streamlit run app.py`."""
+"""One real browser (Debian's chromium, driven by Playwright) against the app as `make run` starts it."""
 
 import contextlib
 import os
@@ -43,13 +43,16 @@ def wait_until_healthy(url: str, timeout: float = 120) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_app(env: dict[str, str]) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with these RAG_* variables; its URL once it is healthy."""
+def streamlit_app(env: dict[str, str], script: Path | None = None) -> Iterator[str]:
+    """The app as `make run` starts it (`python -m ui`), on a free port with these RAG_* variables, or `script`
+    run by Streamlit from the repository (so with its .streamlit/config.toml); its URL once it is healthy."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    server = subprocess.Popen(
-        command, cwd=REPO, env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    if script is None:
+        command = [sys.executable, "-m", "ui", "--server.port", str(port)]
+    else:
+        command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    env = os.environ | {"PYTHONPATH": str(REPO)} | env
+    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url)

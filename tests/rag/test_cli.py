@@ -37,6 +37,12 @@ def test_ask_json_abstains_out_of_corpus(handbook_env: dict[str, str]) -> None:
     assert json.loads(result.stdout) == {"answer": ABSTAIN_ANSWER, "abstained": True, "sources": []}
 
 
+def test_a_question_over_the_limit_is_refused_with_what_to_do(handbook_env: dict[str, str]) -> None:
+    result = ask(handbook_env | {"RAG_MAX_QUESTION_CHARS": "100"}, "Where do I park? " * 10)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: The question is 169 characters long; the limit is 100 (RAG_MAX_QUESTION_CHARS)" in result.stderr
+
+
 def test_missing_model_exits_with_the_command_to_fix_it(tmp_path: Path) -> None:
     env = {"RAG_DATA_DIR": str(tmp_path), "RAG_MODELS_DIR": str(tmp_path / "no-models")}
     result = ask(env, "Anything?")

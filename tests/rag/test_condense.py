@@ -1,6 +1,6 @@
 import pytest
 
-from rag.condense import Turn, looks_like_follow_up, model_query, rules_query, standalone_query
+from rag.condense import MAX_CARRIED_WORDS, Turn, looks_like_follow_up, model_query, rules_query, standalone_query
 from rag.generator import TransformersGenerator
 
 PARKING = Turn("How much does a parking permit cost?", "How much does a parking permit cost?", "40 euros.")
@@ -42,3 +42,12 @@ def test_model_rewrites_only_follow_ups(generator: TransformersGenerator) -> Non
     rewritten = model_query(generator, [PARKING], "Where is it sold?")
     assert rewritten.strip() and rewritten != "Where is it sold?"
     assert "\n" not in rewritten
+
+
+def test_a_long_chat_of_follow_ups_does_not_grow_the_query() -> None:
+    history = [PARKING]
+    for _ in range(40):
+        query = rules_query(history, "And what about it?")
+        history.append(Turn("And what about it?", query))
+    assert len(query.split()) <= MAX_CARRIED_WORDS + 4
+    assert query.endswith("And what about it?")
