@@ -7,7 +7,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from rag.db import connect
+
 TREND_METRICS = ["grounding_check", "token_f1", "source_hit", "abstention_rate"]
+# The report quotes questions, answers and passages: should anything slip past the escaping, it still cannot run
+# a script or load anything from elsewhere (the Reports page shows it in an iframe that may run scripts).
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 BAR_WIDTH, CHART_HEIGHT = 28, 120
 
 
@@ -15,14 +20,17 @@ class History:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with sqlite3.connect(path) as db:
+        with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, created_at TEXT, set_name TEXT, "
                 "summary TEXT, folder TEXT)"
             )
 
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self.path)
+
     def add(self, report: dict[str, Any], folder: Path) -> None:
-        with sqlite3.connect(self.path) as db:
+        with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?)",
                 (report["run_id"], report["created_at"], report["set"], json.dumps(report["summary"]), str(folder)),
@@ -33,7 +41,7 @@ class History:
         query, args = "SELECT * FROM runs ORDER BY created_at, run_id", ()
         if set_name is not None:
             query, args = "SELECT * FROM runs WHERE set_name = ? ORDER BY created_at, run_id", (set_name,)
-        with sqlite3.connect(self.path) as db:
+        with self._connect() as db:
             rows = db.execute(query, args).fetchall()
         return [
             {"run_id": r[0], "created_at": r[1], "set": r[2], "summary": json.loads(r[3]), "folder": r[4]} for r in rows
@@ -70,7 +78,8 @@ def trend_svg(runs: list[dict[str, Any]], metric: str) -> str:
     coords = [(20 + i * step, CHART_HEIGHT - value * CHART_HEIGHT + 5) for i, value in points]
     path = " ".join(f"{x:.0f},{y:.1f}" for x, y in coords)
     dots = "".join(
-        f'<circle cx="{x:.0f}" cy="{y:.1f}" r="4" fill="#e45756"><title>{runs[i]["created_at"]}: {v}</title></circle>'
+        f'<circle cx="{x:.0f}" cy="{y:.1f}" r="4" fill="#e45756"><title>{_cell(runs[i]["created_at"])}: {_cell(v)}'
+        "</title></circle>"
         for (x, y), (i, v) in zip(coords, points, strict=True)
     )
     width = 40 + step * max(len(runs) - 1, 1)
@@ -134,7 +143,8 @@ def render_html(report: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     judge = html.escape(report["judge"] or report["llm_metrics"])
     worst = "".join(item_html(item) for item in worst_items(report["items"]))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Evaluation {html.escape(report["run_id"])}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>Evaluation {html.escape(report["run_id"])}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td{{border:1px solid #ccc;padding:.2em .6em}}
 figure{{display:inline-block;margin:0 1.5em 1em 0}}.item{{border-top:1px solid #ccc;padding:.5em 0}}

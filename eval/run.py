@@ -130,7 +130,7 @@ def run_set(
     summary = summarise(rows)
     if judge is not None:
         summary |= add_llm_scores(rows, judge)
-    recorded = settings.model_dump(mode="json", exclude={"admin_password", "judge_api_key"})
+    recorded = settings.public_dump()
     return {
         "run_id": f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
         "created_at": started.isoformat(timespec="seconds"),

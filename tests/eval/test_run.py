@@ -50,9 +50,15 @@ def judge_server(models_dir: Path, tmp_path: Path) -> Iterator[str]:
 def test_run_without_judge_writes_both_reports(
     handbook_env: dict[str, str], question_set: Path, tmp_path: Path
 ) -> None:
-    result = run_cli(handbook_env, "run", "--set", str(question_set), "--out", str(tmp_path / "run"))
+    secrets = {"RAG_JUDGE_BASE_URL": "https://judge-user:judge-pass@judge.example/v1?key=url-key",
+               "RAG_JUDGE_API_KEY": "sk-judge-secret", "RAG_ADMIN_PASSWORD": "admin-secret-1"}  # fmt: skip
+    result = run_cli(handbook_env | secrets, "run", "--set", str(question_set), "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
+    written = (tmp_path / "run" / "report.json").read_text() + (tmp_path / "run" / "report.html").read_text()
+    for secret in ("judge-user", "judge-pass", "url-key", "sk-judge-secret", "admin-secret-1"):
+        assert secret not in written
     report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["settings"]["judge_base_url"] == "https://judge.example/v1"
     assert report["judge"] is None and report["llm_metrics"].startswith("not computed: no judge configured")
     answered, abstained = report["items"]
     assert answered["scores"]["source_hit"] == 1.0 and answered["scores"]["grounding_check"] is not None

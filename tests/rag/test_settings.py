@@ -41,3 +41,19 @@ def test_environment_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_invalid_values_are_rejected_on_creation(field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(_env_file=None, **{field: value})  # type: ignore[call-arg]
+
+
+def test_what_reports_record_holds_no_secrets() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        chroma_url="https://store-user:store-pass@chroma.example:8443/api?token=t0ken",
+        judge_base_url="http://[::1]:8001/v1?api_key=k3y#frag",
+        judge_api_key="sk-secret",
+        admin_password="admin-secret",
+        serve_api_key="serve-secret",
+    )
+    recorded = settings.public_dump()
+    assert recorded["chroma_url"] == "https://chroma.example:8443/api"
+    assert recorded["judge_base_url"] == "http://[::1]:8001/v1"
+    assert not {"judge_api_key", "admin_password", "serve_api_key"} & set(recorded)
+    assert not any(s in str(recorded) for s in ("store-pass", "t0ken", "k3y", "secret"))
