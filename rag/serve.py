@@ -26,7 +26,6 @@ from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -319,16 +318,13 @@ def make_app(generator: TransformersGenerator, limits: ServeLimits) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        body = {"error": {"message": str(err.detail), "type": "invalid_request_error", "code": err.status_code}}
+        kind = "invalid_request_error" if err.status_code < 500 else "server_error"
+        body = {"error": {"message": str(err.detail), "type": kind, "code": err.status_code}}
         return JSONResponse(body, status_code=err.status_code, headers=getattr(err, "headers", None))
 
     @app.exception_handler(Exception)
     async def failed(request: Request, err: Exception) -> JSONResponse:
         return await http_error(request, StarletteHTTPException(500, f"generation failed ({type(err).__name__})"))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        return await http_error(request, StarletteHTTPException(400, f"invalid request: {err.errors()[:3]}"))
 
     @app.get("/v1/models", dependencies=[Depends(authorized)])
     @app.get("/models", dependencies=[Depends(authorized)], include_in_schema=False)
