@@ -20,11 +20,18 @@ def start_app() -> AppTest:
     return app
 
 
+def app_env(monkeypatch: pytest.MonkeyPatch, data: Path, models_dir: Path, **settings: str) -> None:
+    """Point the app at a data folder and the provisioned models, with RAG_<NAME> settings on top."""
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    for name, value in settings.items():
+        monkeypatch.setenv(f"RAG_{name.upper()}", value)
+
+
 def test_empty_store_says_how_to_add_documents(
     tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    app_env(monkeypatch, tmp_path / "data", models_dir)
     app = start_app()
     assert "No documents yet" in app.info[0].value
     assert "python -m ingest add" in app.info[0].value
@@ -94,11 +101,14 @@ def sign_in(app: AppTest, name: str, password: str, where: str = "main") -> None
 def test_login_required_for_readers_when_configured(
     tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("RAG_READER_ACCESS", "login")
-    monkeypatch.setenv("RAG_ADMIN_PASSWORD", "admin-pass-1")
-    monkeypatch.setenv("RAG_LOGIN_ATTEMPTS", "2")
+    app_env(
+        monkeypatch,
+        tmp_path / "data",
+        models_dir,
+        reader_access="login",
+        admin_password="admin-pass-1",
+        login_attempts="2",
+    )
     app = start_app()
     assert app.info[0].value == "Sign in to ask questions."
     assert not app.chat_input  # nothing to ask with before signing in
@@ -116,9 +126,7 @@ def test_login_required_for_readers_when_configured(
 def test_a_signed_in_session_follows_its_user_and_ends_when_idle(
     tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("RAG_SESSION_IDLE_MINUTES", "5")
+    app_env(monkeypatch, tmp_path / "data", models_dir, session_idle_minutes="5")
     users = UserStore(tmp_path / "data" / "app.db")
     users.add("ada", "correct horse", "admin")
     app = start_app()
@@ -174,8 +182,7 @@ def admin_page_as(role: str | None) -> None:
 def test_admin_page_never_renders_for_others(
     role: str | None, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    app_env(monkeypatch, tmp_path / "data", models_dir)
     st.cache_resource.clear()
     app = AppTest.from_function(admin_page_as, args=(role,), default_timeout=300)
     app.run()
@@ -184,8 +191,7 @@ def test_admin_page_never_renders_for_others(
 
 
 def test_admin_page_renders_for_admins(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    app_env(monkeypatch, tmp_path / "data", models_dir)
     st.cache_resource.clear()
     app = AppTest.from_function(admin_page_as, args=("admin",), default_timeout=300)
     app.run()
@@ -210,8 +216,7 @@ def test_reports_page_shows_runs_and_trend_to_admins_only(
     from eval.report import History, write_report
 
     data = tmp_path / "data"
-    monkeypatch.setenv("RAG_DATA_DIR", str(data))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    app_env(monkeypatch, data, models_dir)
     history = History(data / "eval_history.db")
     for number, score in enumerate([0.5, 0.75]):
         report = {"run_id": f"run-{number}", "created_at": f"2026-11-2{number}T02:00:00+00:00", "set": "s.jsonl",
