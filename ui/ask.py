@@ -26,7 +26,7 @@ def show_sources(sources: list[Source], searched_for: str | None = None) -> None
         return
     with st.expander(f"Sources ({len(sources)})"):
         if searched_for:
-            st.caption(f"Searched for: {searched_for}")
+            st.caption(f"Searched for: {plain(searched_for)}")  # a rewrite by the model is untrusted too
         for number, source in enumerate(sources, start=1):
             where = source.source if source.page is None else f"{source.source}, page {source.page}"
             st.markdown(f"**\\[{number}\\] {plain(where)}** · relevance {source.score:.2f}")

@@ -64,7 +64,7 @@ with st.chat_message("user"):
 with st.chat_message("assistant"):
     stream_text(iter([EVIL[:20], EVIL[20:]]))  # streamed in pieces, as answers are
     show_grounding([Claim(EVIL, False, "numbers")])
-    show_sources([Source(EVIL, 3, 0.5, EVIL)])
+    show_sources([Source(EVIL, 3, 0.5, EVIL)], searched_for=EVIL)
 if st.button("Break"):
     raise RuntimeError("secret internals: /srv/app/settings.py")
 """
