@@ -145,9 +145,9 @@ def make_set_command(
 ) -> None:
     """Build a set deterministically from the documents in the store (each item records how it was made)."""
     from eval.sets import make_set, save_set
-    from rag.store import Store
+    from rag.store import open_store
 
-    items = make_set(Store.open(Settings()), count, seed)
+    items = make_set(open_store(Settings()), count, seed)
     if not items:
         typer.echo("error: the store has no documents to build questions from", err=True)
         raise typer.Exit(1)

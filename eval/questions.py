@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.condense import Turn, standalone_query
-from rag.embedder import SentenceTransformerEmbedder
-from rag.generator import TransformersGenerator
-from rag.retrieve import Retriever, relevant_passages
+from rag.components import Components
+from rag.condense import standalone_query
+from rag.decide import Decider
 from rag.settings import Settings
-from rag.store import Store
+from rag.types import Turn
 
 
 @dataclass(frozen=True)
@@ -49,20 +48,19 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def check_questions(settings: Settings, questions: list[Question]) -> dict[str, Any]:
-    embedder = SentenceTransformerEmbedder.from_settings(settings)
-    store = Store.open(settings)
-    store.bind(embedder.name, embedder.dimension)
-    retriever = Retriever.from_settings(settings, store, embedder)
+    parts = Components(settings)  # the app's retriever (reranker included) and decide stage
     rewrites = settings.followup == "model" and any(q.history for q in questions)
-    generator = TransformersGenerator.from_settings(settings) if rewrites else None
+    generator = parts.generator if rewrites else None
+    # The relevance part of the decide stage (the head, if any, needs answer prompts: `finetune evaluate`).
+    relevance = Decider(settings.relevance_threshold, settings.relevance_margin)
     rows = []
     for q in questions:
         turns: list[Turn] = []
         for earlier in q.history:  # earlier questions are condensed in turn, as in a chat (answers unknown here)
             turns.append(Turn(earlier, standalone_query(settings.followup, generator, turns, earlier)))  # type: ignore[arg-type]
         query = standalone_query(settings.followup, generator, turns, q.question)  # type: ignore[arg-type]
-        hits = retriever.retrieve(query, settings.top_k)
-        sources = relevant_passages(hits, settings.relevance_threshold, settings.relevance_margin)  # as cited
+        hits = parts.retriever.retrieve(query, settings.top_k)
+        sources = relevance.relevant(hits)  # as cited
         found = [(h.chunk.source, h.chunk.page) for h in sources]
         hit = any(p in q.pages and (q.source is None or s == q.source) for s, p in found)
         best = round(max(h.score for h in hits), 4) if hits else None

@@ -20,11 +20,12 @@ import pytrec_eval
 
 from ingest.index import Indexer
 from ingest.loaders import LoadedFile, LoadError, Section
+from rag.components import Components
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.retrieve import Retriever
 from rag.settings import RetrievalMode, Settings
-from rag.store import Store
+from rag.store import Store, open_store
 
 DOC_DEPTH = 100  # documents ranked per query (recall@100)
 CHUNKS_PER_DOC = 3  # chunks retrieved per wanted document, since a document can have several
@@ -129,13 +130,13 @@ def run_beir(
     """Index the corpus into the store of `settings` once, then evaluate each mode; one report per mode."""
     data = load_beir(folder, split)
     embedder = SentenceTransformerEmbedder.from_settings(settings)
-    store = Store.open(settings)
+    store = open_store(settings)
     keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
     indexer = Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap, keywords)
     started = time.perf_counter()
     skipped = index_corpus(indexer, data.corpus, progress)
     index_seconds = round(time.perf_counter() - started, 1)
-    chunks = store.chunks.count()
+    chunks = store.count_chunks()
     for mode in modes:
         yield evaluate_mode(settings, store, embedder, keywords, data, mode) | {
             "documents": len(data.corpus) - skipped,
@@ -148,10 +149,10 @@ def evaluate_mode(
     settings: Settings, store: Store, embedder: Embedder, keywords: KeywordIndex, data: BeirData, mode: RetrievalMode
 ) -> dict:
     deep = settings.model_copy(update={"retrieval_mode": mode, "candidates": DOC_DEPTH * CHUNKS_PER_DOC})
-    retriever = Retriever.from_settings(deep, store, embedder, keywords=keywords)
+    retriever = Components(deep, embedder=embedder, store=store, keywords=keywords).retriever
     run = {qid: document_ranking(retriever, query, DOC_DEPTH) for qid, query in data.queries.items()}
     as_app = settings.model_copy(update={"retrieval_mode": mode})
-    app = Retriever.from_settings(as_app, store, embedder, keywords=keywords)
+    app = Components(as_app, embedder=embedder, store=store, keywords=keywords).retriever
     return {
         "mode": mode,
         **ir_metrics(data.qrels, run),

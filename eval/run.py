@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from eval.grounding import grounding_check
 from eval.sets import EvalItem
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
@@ -50,8 +49,7 @@ def score_item(pipeline: RagPipeline, item: EvalItem) -> dict[str, Any]:
     answer = pipeline.answer(item.question)
     result = answer.result()
     seconds = time.perf_counter() - started
-    contexts = [source["text"] for source in result["sources"]]
-    grounding, claims = grounding_check(result["answer"], contexts, pipeline.embedder)
+    grounding, claims = answer.grounding
     cited = {source["source"] for source in result["sources"]}
     row: dict[str, Any] = {
         "question": item.question,

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from eval.retrieval import latency_ms
+from rag.components import Components
 from rag.embedder import SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
-from rag.retrieve import Retriever
 from rag.settings import RetrievalMode, Settings
-from rag.store import Chunk, Document, Store
+from rag.store import Store, open_store
+from rag.types import Chunk, Document
 
 CHUNKS_PER_DOCUMENT = 50
 VOCABULARY = 50_000
@@ -68,10 +69,10 @@ def run_synthetic(settings: Settings, total: int, modes: list[RetrievalMode]) ->
     rng = np.random.default_rng(0)
     words = vocabulary(VOCABULARY, rng)
     embedder = SentenceTransformerEmbedder.from_settings(settings)
-    store = Store.open(settings)
+    store = open_store(settings)
     store.bind(embedder.name, embedder.dimension)
     started = time.perf_counter()
-    if store.chunks.count() != total:
+    if store.count_chunks() != total:
         fill_store(store, total, embedder.dimension, words, rng)
     store_seconds = round(time.perf_counter() - started, 1)
     keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
@@ -81,10 +82,10 @@ def run_synthetic(settings: Settings, total: int, modes: list[RetrievalMode]) ->
     queries = [" ".join(zipf_words(words, int(rng.integers(4, 10)), rng)) for _ in range(QUERIES)]
     for mode in modes:
         chosen = settings.model_copy(update={"retrieval_mode": mode})
-        retriever = Retriever.from_settings(chosen, store, embedder, keywords=keywords)
+        retriever = Components(chosen, embedder=embedder, store=store, keywords=keywords).retriever
         yield {
             "mode": mode,
-            "chunks": store.chunks.count(),
+            "chunks": store.count_chunks(),
             "queries": len(queries),
             "top_k": settings.top_k,
             "candidates": settings.candidates,

@@ -9,17 +9,8 @@ from rich.progress import Progress
 
 from eval.sets import EvalItem, load_set
 from finetune.data import Example, GroundedBuilder, build_grounded, load_seed, split_by_source, summary, write_examples
-from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieve import Retriever
+from rag.components import Components
 from rag.settings import Settings
-from rag.store import Store
-
-
-def count_with(tokenizer: Any) -> Any:
-    def count(messages: list[dict[str, str]]) -> int:
-        return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
-
-    return count
 
 
 def build_data_folder(
@@ -35,9 +26,6 @@ def build_data_folder(
     seed: int,
     paired: bool = False,
 ) -> dict[str, Any]:
-    from transformers import AutoTokenizer
-
-    from rag.models import generator_model_path
 
     if qa is None and seed_file is None and not generate:
         raise ValueError("Nothing to build from: give --qa, --seed-file or --generate N.")
@@ -50,22 +38,16 @@ def build_data_folder(
         cut = round(len(seeds) * held_out_share)
         held, train = seeds[:cut], seeds[cut:]
     if items or generate:
-        store = Store.open(settings)
-        if store.is_empty():
+        parts = Components(settings)  # the app's retriever, decide stage and prompt, from the same settings
+        if parts.store.is_empty():
             raise ValueError("The store is empty: ingest the documents the questions are about first.")
-        embedder = SentenceTransformerEmbedder.from_settings(settings)
-        store.bind(embedder.name, embedder.dimension)
         if generate:
             from finetune.generate import generate_items
-            from rag.generator import TransformersGenerator
 
-            items += generate_items(store, TransformersGenerator.from_settings(settings), generate, seed)
+            items += generate_items(parts.store, parts.generator, generate, seed)  # type: ignore[arg-type]
         if limit is not None and limit < len(items):
             items = random.Random(seed).sample(items, limit)
-        tokenizer = AutoTokenizer.from_pretrained(generator_model_path(settings))
-        builder = GroundedBuilder(
-            settings, store, Retriever.from_settings(settings, store, embedder), count_with(tokenizer)
-        )
+        builder = GroundedBuilder.from_components(parts)
         train_items, held_items = split_by_source(items, held_out_share, seed)
         with Progress(transient=True) as progress:
             task = progress.add_task("Rendering examples", total=len(items))

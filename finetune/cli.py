@@ -51,7 +51,7 @@ def embedder(
     )
     from ingest.chunk import Chunker
     from rag.embedder import SentenceTransformerEmbedder
-    from rag.store import Store
+    from rag.store import open_store
 
     settings = Settings()
     config = EmbedderTrainConfig(
@@ -68,7 +68,7 @@ def embedder(
             corpus = beir_passages(beir, split) if hard_negatives else None
             found += pairs_from_beir_corpus(beir, split, corpus_pairs, seed) if corpus_pairs else []
         if from_store:
-            found += pairs_from_store(Store.open(settings), from_store, seed)
+            found += pairs_from_store(open_store(settings), from_store, seed)
         if not found:
             raise ValueError("No training pairs: give --pairs, --beir or --from-store N.")
         summary = train_embedder(settings, found, out, config, corpus)
@@ -225,6 +225,7 @@ def evaluate(
     from finetune.data import read_examples
     from finetune.evaluate import compare, sample, set_names, write_report
     from finetune.train import write_model_card
+    from rag.decide import Decider
     from rag.generator import TransformersGenerator
     from rag.models import quiet_model_loading
 
@@ -232,9 +233,12 @@ def evaluate(
     settings = Settings()
     names = set_names(data_files)
     sets = {name: sample(read_examples(path), limit) for name, path in zip(names, data_files, strict=True)}
-    base = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": None}))
-    adapted = TransformersGenerator.from_settings(settings.model_copy(update={"adapter": adapter}))
-    report = compare(base, adapted, sets, max_new_tokens)
+    models = []
+    for adapter_or_none in (None, adapter):
+        chosen = settings.model_copy(update={"adapter": adapter_or_none})
+        generator = TransformersGenerator.from_settings(chosen)
+        models.append((generator, Decider.from_settings(chosen, generator)))  # the adapter's head decides too
+    report = compare(models[0], models[1], sets, max_new_tokens)
     report["held_out"] = next(iter(report["sets"].values()))["after"]  # the first set: shown on the Admin page
     write_report(report, out or adapter)
     training = adapter / "training.json"

@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from eval.sets import EvalItem
-from rag.prompt import Messages, pack_context
-from rag.retrieve import Retriever, relevant_passages
+from rag.components import Components
+from rag.decide import Decider
+from rag.prompt import Messages, pack_context, prompt_budget
+from rag.retrieve import Retriever
 from rag.settings import ABSTAIN_ANSWER, Settings
-from rag.store import Hit, Store
+from rag.store import Store
+from rag.types import Hit
 
 
 @dataclass(frozen=True)
@@ -100,15 +103,8 @@ def holds_answer(hit: Hit, reference: str) -> bool:
 
 def answer_chunks(store: Store, sources: Sequence[str], reference: str) -> list[Hit]:
     """Chunks of the reference documents whose text contains the reference answer."""
-    found = []
-    for source in sources:
-        records = store.chunks.get(where={"source": source}, include=["documents", "metadatas"])
-        wanted = [
-            i for i, t in zip(records["ids"], records["documents"] or [], strict=True) if squash(reference) in squash(t)
-        ]
-        for id_, (chunk, _) in store.chunks_by_id(wanted).items():
-            found.append(Hit(chunk, 1.0, id_))
-    return found
+    wanted = squash(reference)
+    return [Hit(chunk, 1.0, id_) for id_, chunk in store.committed_chunks(sources) if wanted in squash(chunk.text)]
 
 
 def cited(answer: str, number: int) -> str:
@@ -121,18 +117,29 @@ class GroundedBuilder:
     """Renders one question into an answerable or unanswerable example, the way the app would prompt."""
 
     def __init__(
-        self, settings: Settings, store: Store, retriever: Retriever, count_tokens: Callable[[Messages], int]
+        self,
+        settings: Settings,
+        store: Store,
+        retriever: Retriever,
+        count_tokens: Callable[[Messages], int],
+        context_window: int,
     ) -> None:
         self.settings = settings
         self.store = store
         self.retriever = retriever
         self.count_tokens = count_tokens
-        self.budget = settings.context_tokens - settings.max_new_tokens
+        self.budget = prompt_budget(settings.context_tokens, context_window, settings.max_new_tokens)  # the app's
+        self.relevance = Decider(settings.relevance_threshold, settings.relevance_margin)
+
+    @classmethod
+    def from_components(cls, parts: Components) -> "GroundedBuilder":
+        """With the app's retriever and its prompt rendering (tokenizer only: the model is not loaded)."""
+        template = parts.template
+        return cls(parts.settings, parts.store, parts.retriever, template.count_tokens, template.context_window)
 
     def passages(self, question: str, passages: int) -> list[Hit]:
         hits = self.retriever.retrieve(question, passages)
-        s = self.settings
-        return relevant_passages(hits, s.relevance_threshold, s.relevance_margin) or hits[:1]
+        return self.relevance.relevant(hits) or hits[:1]
 
     def answerable(self, item: EvalItem, passages: int, rng: random.Random) -> Example | None:
         assert item.reference is not None

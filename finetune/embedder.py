@@ -126,9 +126,7 @@ def cloze_pairs(passages: list[tuple[str | None, str]], limit: int, seed: int) -
 
 def pairs_from_store(store: Store, limit: int, seed: int) -> list[Pair]:
     """Inverse cloze pairs from the store's chunks: for corpora without any questions."""
-    records = store.chunks.get(include=["documents", "metadatas"])
-    texts, metadatas = records["documents"] or [], records["metadatas"] or []
-    return cloze_pairs([(m.get("heading"), t) for t, m in zip(texts, metadatas, strict=True)], limit, seed)
+    return cloze_pairs([(chunk.heading, chunk.text) for _, chunk in store.committed_chunks()], limit, seed)
 
 
 def pairs_from_beir_corpus(folder: Path, split: str, limit: int, seed: int) -> list[Pair]:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from eval.run import exact_match, token_f1
 from finetune.data import Example
+from rag.decide import Decider
 from rag.generator import TransformersGenerator
+from rag.prompt import passages_in_prompt
 from rag.settings import ABSTAIN_ANSWER
 
 CITATION = re.compile(r"\[(\d+)\]")
@@ -60,7 +60,7 @@ def abstains(answer: str) -> bool:
 
 
 def passages_in(example: Example) -> int:
-    return len(re.findall(r"^\[(\d+)\] \(", example.prompt[-1]["content"], flags=re.MULTILINE))
+    return passages_in_prompt(example.prompt[-1]["content"])
 
 
 def score(example: Example, answer: str, seconds: float, abstain_probability: float | None = None) -> Scored:
@@ -77,26 +77,23 @@ def score(example: Example, answer: str, seconds: float, abstain_probability: fl
 
 
 def abstain_probability(generator: TransformersGenerator, example: Example) -> float:
-    """The answerability head's P(unanswerable) when the model has one (it decides), else the probability
-    that the reply's first token is the abstention sentence's first token."""
-    inputs = generator.encode(example.prompt)
-    if generator.head is not None:
-        return generator.prefill(inputs, generator.head)[0]
-    with torch.inference_mode():
-        logits = generator.model(**inputs).logits[0, -1]
-    return float(torch.softmax(logits.float(), dim=-1)[generator.abstain_openings[0]])
+    """The probability that the reply's first token is the abstention sentence's first token."""
+    return generator.opening_probability(example.prompt, ABSTAIN_ANSWER)
 
 
-def answer_all(generator: TransformersGenerator, examples: Sequence[Example], max_new_tokens: int) -> list[Scored]:
+Model = tuple[TransformersGenerator, Decider]  # a generator and the decide stage it answers through
+
+
+def answer_all(model: Model, examples: Sequence[Example], max_new_tokens: int) -> list[Scored]:
+    """Each example's prompt through the app's decide and generate stages (greedy)."""
+    generator, decider = model
     scored = []
     for example in examples:
         started = time.perf_counter()
-        stream = generator.stream(
-            example.prompt, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0, grounded=True
-        )
-        answer = "".join(stream).strip()
+        reply = decider.reply(generator, example.prompt, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)
+        answer = "".join(reply.pieces).strip()
         seconds = time.perf_counter() - started
-        probability = stream.p_unanswerable  # the head's, read while answering; else one more forward pass
+        probability = reply.p_unanswerable  # the head's, read while answering; else one more forward pass
         probability = abstain_probability(generator, example) if probability is None else probability
         scored.append(score(example, answer, seconds, probability))
     return scored
@@ -134,14 +131,10 @@ def metrics(scored: Sequence[Scored]) -> dict[str, Any]:
     }
 
 
-def compare(
-    base: TransformersGenerator,
-    adapted: TransformersGenerator,
-    sets: dict[str, list[Example]],
-    max_new_tokens: int,
-) -> dict[str, Any]:
+def compare(base: Model, adapted: Model, sets: dict[str, list[Example]], max_new_tokens: int) -> dict[str, Any]:
     """Metrics of both models on each named set, plus a few side-by-side answers per set."""
-    report: dict[str, Any] = {"base": base.name, "adapted": adapted.name, "max_new_tokens": max_new_tokens, "sets": {}}
+    names = {"base": base[0].name, "adapted": adapted[0].name}
+    report: dict[str, Any] = names | {"max_new_tokens": max_new_tokens, "sets": {}}
     for name, examples in sets.items():
         before, after = answer_all(base, examples, max_new_tokens), answer_all(adapted, examples, max_new_tokens)
         samples = [

@@ -23,12 +23,13 @@ C_GRID = [1e-3, 1e-2, 1e-1, 1.0]
 
 
 def prompt_states(generator: TransformersGenerator, examples: list[Example]) -> np.ndarray:
-    """examples x (layers + 1) x hidden: every layer's state at each prompt's last token (index 0: embeddings)."""
+    """examples x (layers + 1) x hidden: every layer's state at each prompt's last token (index 0: embeddings),
+    read exactly as the decide stage reads it when serving."""
+    layers = range(generator.depth + 1)
     rows = []
     for example in tqdm(examples, desc="prompt states", unit="prompt"):
-        with torch.inference_mode():
-            out = generator.model(**generator.encode(example.prompt), output_hidden_states=True)
-        rows.append(torch.stack([h[0, -1] for h in out.hidden_states]).float().cpu().numpy())
+        hidden = generator.read_prompt(example.prompt, layers).hidden
+        rows.append(torch.stack([hidden[layer] for layer in layers]).float().cpu().numpy())
     return np.stack(rows)
 
 

@@ -4,7 +4,7 @@ from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from tokenizers import Tokenizer
 
 from ingest.loaders import LoadedFile
-from rag.store import Chunk
+from rag.types import Chunk
 
 
 class Chunker:

@@ -105,9 +105,9 @@ def list_documents(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List the documents in the store."""
-    from rag.store import Store
+    from rag.store import open_store
 
-    documents = Store.open(Settings()).documents()
+    documents = open_store(Settings()).documents()
     if as_json:
         rows = [{"source": d.source, "chunks": d.chunks, "pages": d.pages, "sha256": d.sha256} for d in documents]
         typer.echo(json.dumps(rows, ensure_ascii=False))
@@ -127,11 +127,11 @@ def delete(source: Annotated[str, typer.Argument(help="The document's source nam
     """Remove a document: its chunks, its keyword-index entries and the uploaded original kept for it."""
     from ingest.index import delete_document
     from rag.keyword import KeywordIndex
-    from rag.store import Store
+    from rag.store import open_store
 
     settings = Settings()
     keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
-    if not delete_document(Store.open(settings), source, keywords, settings.originals_dir):
+    if not delete_document(open_store(settings), source, keywords, settings.originals_dir):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"Deleted {source}")

@@ -18,7 +18,8 @@ from ingest.originals import remove_originals
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
-from rag.store import Chunk, Document, Store, file_sha256
+from rag.store import Store, open_store
+from rag.types import Chunk, Document, file_sha256
 
 EMBED_BATCH = 128  # chunks per encode call, and how often progress is reported
 WRITE_BATCH = 256  # chunks gathered from several files before they are embedded and written together
@@ -86,7 +87,7 @@ class Indexer:
         embedder = SentenceTransformerEmbedder.from_settings(settings)
         keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
         ocr_language = settings.ocr_language if settings.ocr else None
-        store = Store.open(settings)
+        store = open_store(settings)
         return cls(
             store, embedder, settings.chunk_size, settings.chunk_overlap, keywords, ocr_language, settings.originals_dir
         )

@@ -6,7 +6,7 @@ version is being ingested; once a version is in the store (or fails), the others
 
 from pathlib import Path
 
-from rag.store import Document
+from rag.types import Document
 
 
 def folder_name(sha256: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from chromadb.api import ClientAPI
 
 from rag.embedder import Embedder
-from rag.store import Store, StoreMismatchError, finish_swap, staging_name
+from rag.store import ChromaStore, StoreMismatchError, finish_swap, staging_name
 
 PAGE = 2000
 
@@ -30,13 +30,13 @@ def reembed(
             "their ends would be cut. Lower RAG_CHUNK_SIZE and ingest the files again instead."
         )
     finish_swap(client, name)
-    live = Store(client, name)
+    live = ChromaStore(client, name)
     old = (live.chunks.metadata or {}).get("embedder")
     staging_base = staging_name(name)
     for suffix in ("chunks", "docs"):
         if any(c.name == f"{staging_base}-{suffix}" for c in client.list_collections()):
             client.delete_collection(f"{staging_base}-{suffix}")  # left by an interrupted run
-    staging = Store(client, staging_base)
+    staging = ChromaStore(client, staging_base)
     documents = live.documents()
     for done, document in enumerate(documents, start=1):
         chunks = live.document_chunks(document)

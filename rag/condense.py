@@ -7,10 +7,10 @@ falls back to `rules` when the reply is unusable. `eval/sets/r-faq-followups.jso
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rag.generator import Generator
 from rag.settings import FollowUp
+from rag.types import Turn
 
 _REFERS_BACK = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|hers|there|one|ones|"
@@ -27,15 +27,6 @@ _STOPWORDS = frozenset(
 )
 MAX_PREVIOUS_ANSWER = 300  # characters of the previous answer shown to the rewriting model
 MAX_CARRIED_WORDS = 32  # words of the previous query a follow-up carries along (queries must not grow each turn)
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One finished exchange of a conversation."""
-
-    question: str
-    query: str  # the standalone query it was retrieved with
-    answer: str = ""
 
 
 def looks_like_follow_up(question: str) -> bool:

@@ -1,13 +1,21 @@
-"""Chat messages -> streamed answer text. One Protocol, one transformers implementation."""
+"""Chat messages -> streamed answer text. One Protocol, one transformers implementation.
+
+Callers use the Protocol only: counting tokens, streaming a reply, and reading a prompt once (its hidden states,
+for the answerability head in rag/decide.py, and the state a reply then continues from). Nothing outside this
+module touches the model or its tokenizer, except the training code in finetune/.
+"""
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
     BitsAndBytesConfig,
@@ -16,10 +24,9 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from rag.adapter import AdapterError, adapter_head, attach_adapter
-from rag.answerability import AnswerabilityHead
+from rag.adapter import attach_adapter
 from rag.models import generator_model_path, resolve_device
-from rag.settings import ABSTAIN_ANSWER, Settings
+from rag.settings import Settings
 
 Messages = list[dict[str, str]]
 STREAM_TIMEOUT_S = 600.0
@@ -38,25 +45,21 @@ def control_token_splitter(tokenizer: Any) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], text)
 
 
-class Generator(Protocol):
-    name: str
-    context_window: int
+@dataclass
+class PromptRead:
+    """A prompt read once: the hidden state at its last token for the layers asked for, and what a reply
+    continues from without reading the prompt again (opaque to callers)."""
 
-    def count_tokens(self, messages: Messages) -> int: ...
-
-    def stream(
-        self, messages: Messages, *, max_new_tokens: int, temperature: float, top_p: float, grounded: bool = False
-    ) -> "TokenStream": ...
+    hidden: dict[int, torch.Tensor]
+    resume: Any
 
 
 class TokenStream:
-    """Text pieces as the model produces them; `new_tokens` counts the generated tokens so far;
-    `p_unanswerable` is the answerability head's verdict when one read the prompt."""
+    """Text pieces as the model produces them; `new_tokens` counts the generated tokens so far."""
 
-    def __init__(self, pieces: Iterator[str], count: Callable[[], int], p_unanswerable: float | None = None) -> None:
+    def __init__(self, pieces: Iterator[str], count: Callable[[], int]) -> None:
         self._pieces = pieces
         self._count = count
-        self.p_unanswerable = p_unanswerable
 
     def __iter__(self) -> Iterator[str]:
         return self._pieces
@@ -64,6 +67,27 @@ class TokenStream:
     @property
     def new_tokens(self) -> int:
         return self._count()
+
+
+class Generator(Protocol):
+    name: str
+    context_window: int
+
+    def count_tokens(self, messages: Messages) -> int: ...
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        resume: PromptRead | None = None,
+        avoid_opening: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> TokenStream: ...
+
+    def read_prompt(self, messages: Messages, layers: Sequence[int]) -> PromptRead: ...
 
 
 class _CountingStreamer(TextIteratorStreamer):
@@ -126,19 +150,6 @@ def quantization_config(quantization: str, device: str) -> BitsAndBytesConfig | 
     return None
 
 
-def checked_head(adapter: Path, config: Any) -> AnswerabilityHead | None:
-    """The adapter's answerability head, if it has one that fits the model."""
-    head = adapter_head(adapter)
-    if head is None:
-        return None
-    if head.layer > config.num_hidden_layers or len(head.coef) != config.hidden_size:
-        raise AdapterError(
-            f"The answerability head in {adapter} reads layer {head.layer} of size {len(head.coef)}; the model has "
-            f"{config.num_hidden_layers} layers of size {config.hidden_size}. Refit it with `finetune head`."
-        )
-    return head
-
-
 def weight_dtype(dtype: str, device: str) -> torch.dtype:
     """`auto` means bfloat16 on GPUs and float32 on CPUs.
 
@@ -148,6 +159,34 @@ def weight_dtype(dtype: str, device: str) -> torch.dtype:
     if dtype == "auto":
         dtype = "float32" if device == "cpu" else "bfloat16"
     return getattr(torch, dtype)
+
+
+class ChatTemplate:
+    """A chat model's tokenizer and template without its weights: renders and counts prompts exactly as the
+    generator reads them (control tokens inside message text are read as plain text)."""
+
+    def __init__(self, model: str) -> None:
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        if self.tokenizer.chat_template is None:
+            raise ValueError(f"{model} has no chat template: use an instruction-tuned (chat) model.")
+        self.as_plain_text = control_token_splitter(self.tokenizer)
+        config = AutoConfig.from_pretrained(model)
+        self.context_window = int(getattr(config, "max_position_embeddings", 2048))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ChatTemplate":
+        return cls(generator_model_path(settings))
+
+    def encode(self, messages: Messages) -> dict[str, torch.Tensor]:
+        """The prompt's token ids (and attention mask), ready for the model, the assistant's turn opened."""
+        safe = [{**message, "content": self.as_plain_text(message["content"])} for message in messages]
+        encoded = self.tokenizer.apply_chat_template(
+            safe, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        return dict(encoded)
+
+    def count_tokens(self, messages: Messages) -> int:
+        return int(self.encode(messages)["input_ids"].shape[1])
 
 
 class TransformersGenerator:
@@ -163,42 +202,43 @@ class TransformersGenerator:
     ) -> None:
         self.name = model if adapter is None else f"{model} + adapter {adapter}"
         self.quantization = quantization_config(quantization, device)
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        if self.tokenizer.chat_template is None:
-            raise ValueError(f"{model} has no chat template: use an instruction-tuned (chat) model.")
-        self.as_plain_text = control_token_splitter(self.tokenizer)
+        self.template = ChatTemplate(model)
+        self.tokenizer = self.template.tokenizer
         load_args: dict[str, Any] = {"dtype": weight_dtype(dtype, device)}
         if self.quantization is not None:
             load_args |= {"quantization_config": self.quantization, "device_map": device}
         self.model = AutoModelForCausalLM.from_pretrained(model, **load_args)
         if self.quantization is None:
             self.model.to(device)
-        self.head: AnswerabilityHead | None = None
         if adapter is not None:
             self.model = attach_adapter(self.model, adapter, merge=self.quantization is None)
-            self.head = checked_head(adapter, self.model.config)
         self.model.eval()
         self.context_window = int(getattr(self.model.config, "max_position_embeddings", 2048))
-        # The abstention sentence's first token, bare and after a space: what an answer may not open with.
-        openings = [ABSTAIN_ANSWER, f" {ABSTAIN_ANSWER}"]
-        self.abstain_openings = [int(self.tokenizer(o, add_special_tokens=False)["input_ids"][0]) for o in openings]
+        self.depth = int(self.model.config.num_hidden_layers)  # hidden states: embeddings + one per layer
+        self.hidden_size = int(self.model.config.hidden_size)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TransformersGenerator":
         device = resolve_device(settings.device)
         return cls(generator_model_path(settings), device, settings.quantization, settings.dtype, settings.adapter)
 
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
     def encode(self, messages: Messages) -> dict[str, torch.Tensor]:
-        """Render the chat template (system + user) and tokenize, ready for `generate`. Control tokens written
-        inside the messages (by a document, a question, an API client) are read as plain text."""
-        safe = [{**message, "content": self.as_plain_text(message["content"])} for message in messages]
-        encoded = self.tokenizer.apply_chat_template(
-            safe, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        return {name: tensor.to(self.model.device) for name, tensor in encoded.items()}
+        """The rendered prompt (see ChatTemplate) on the model's device, ready for `generate`."""
+        return {name: tensor.to(self.model.device) for name, tensor in self.template.encode(messages).items()}
 
     def count_tokens(self, messages: Messages) -> int:
-        return int(self.encode(messages)["input_ids"].shape[1])
+        return self.template.count_tokens(messages)
+
+    def count_text_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def opening_ids(self, text: str) -> list[int]:
+        """The first token of `text`, bare and after a space: the ids a reply opening with it starts with."""
+        return sorted({int(self.tokenizer(o, add_special_tokens=False)["input_ids"][0]) for o in (text, f" {text}")})
 
     def generation_args(self, max_new_tokens: int, temperature: float, top_p: float) -> dict[str, Any]:
         args: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id}
@@ -206,14 +246,22 @@ class TransformersGenerator:
             return args | {"do_sample": True, "temperature": temperature, "top_p": top_p}
         return args | {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
 
-    def prefill(self, inputs: dict[str, torch.Tensor], head: AnswerabilityHead) -> tuple[float, Any]:
-        """One forward pass over the prompt: the head's P(unanswerable), and the cache of all but the last
-        prompt token, from which `generate` goes on without reading the prompt again."""
+    def read_prompt(self, messages: Messages, layers: Sequence[int]) -> PromptRead:
+        """One forward pass over the prompt: the hidden state at its last token for each of `layers` (0: the
+        embeddings), and the cache of all but the last prompt token, from which `stream` goes on."""
+        inputs = self.encode(messages)
         with torch.inference_mode():
             out = self.model(**inputs, output_hidden_states=True, use_cache=True)
         cache = out.cache
         cache.crop(-1)  # the last prompt token is read again by generate, which needs one uncached token
-        return head.probability(out.hidden_states[head.layer][0, -1]), cache
+        hidden = {layer: out.hidden_states[layer][0, -1] for layer in layers}
+        return PromptRead(hidden, {"inputs": inputs, "cache": cache})
+
+    def opening_probability(self, messages: Messages, text: str) -> float:
+        """The probability that the reply's first token is the first token of `text`."""
+        with torch.inference_mode():
+            logits = self.model(**self.encode(messages)).logits[0, -1]
+        return float(torch.softmax(logits.float(), dim=-1)[self.opening_ids(text)[0]])
 
     def stream(
         self,
@@ -222,30 +270,24 @@ class TransformersGenerator:
         max_new_tokens: int,
         temperature: float,
         top_p: float,
-        grounded: bool = False,
+        resume: PromptRead | None = None,
+        avoid_opening: str | None = None,
         stop: threading.Event | None = None,
     ) -> TokenStream:
         """Start generating in a background thread and return the text pieces as they come.
 
-        `grounded` marks the app's answer prompt (context passages and a question). Only there does an
-        answerability head decide: unanswerable -> the abstention sentence, without generating; answerable ->
-        the model answers, and may not open with the abstention sentence. Other prompts (follow-up rewriting,
-        the judge, `rag serve`) never meet the head. Setting `stop` ends generation early (a caller that went
-        away, a deadline)."""
-        inputs = self.encode(messages)
-        prefilled: dict[str, Any] = {}
-        p_unanswerable = None
-        if grounded and self.head is not None:
-            p_unanswerable, cache = self.prefill(inputs, self.head)
-            if p_unanswerable >= self.head.threshold:
-                return TokenStream(iter([ABSTAIN_ANSWER]), lambda: 0, p_unanswerable)
-            prefilled = {"cache": cache, "begin_suppress_tokens": self.abstain_openings}
+        `resume`: the prompt as `read_prompt` read it (not read again). `avoid_opening`: a text the reply may
+        not start with. Setting `stop` ends generation early (a caller that went away, a deadline)."""
+        inputs = resume.resume["inputs"] if resume is not None else self.encode(messages)
+        extra: dict[str, Any] = {"cache": resume.resume["cache"]} if resume is not None else {}
+        if avoid_opening:
+            extra["begin_suppress_tokens"] = self.opening_ids(avoid_opening)
         streamer = _CountingStreamer(
             self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S
         )
         stop = stop or threading.Event()
         failure: list[BaseException] = []
-        kwargs = inputs | self.generation_args(max_new_tokens, temperature, top_p) | prefilled
+        kwargs = inputs | self.generation_args(max_new_tokens, temperature, top_p) | extra
         stopping = StoppingCriteriaList([_StopWhenSet(stop), _StopOnLoop(int(inputs["input_ids"].shape[1]))])
         kwargs |= {"streamer": streamer, "stopping_criteria": stopping}
 
@@ -269,7 +311,19 @@ class TransformersGenerator:
             if failure:
                 raise RuntimeError(f"Generation failed: {failure[0]}") from failure[0]
 
-        return TokenStream(pieces(), lambda: streamer.new_tokens, p_unanswerable)
+        return TokenStream(pieces(), lambda: streamer.new_tokens)
+
+    def plain_generate_seconds(self, messages: Messages, new_tokens: int) -> float:
+        """Seconds plain `generate` takes for exactly `new_tokens` greedy tokens, no streaming (the baseline
+        `eval bench` compares the product's streaming path with)."""
+        inputs = self.encode(messages)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            self.model.generate(
+                **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )  # fmt: skip
+        return time.perf_counter() - started
 
     def complete_json(
         self, messages: Messages, schema: dict[str, Any], *, max_new_tokens: int, stop: threading.Event | None = None

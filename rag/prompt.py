@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from rag.settings import ABSTAIN_ANSWER
-from rag.store import Hit
+from rag.types import Hit
 
 Messages = list[dict[str, str]]
 
@@ -33,6 +33,16 @@ def grounded_messages(question: str, blocks: Sequence[str]) -> Messages:
     context = "\n\n".join(blocks)
     user = f"Context:\n{context}\n\nQuestion: {quoted(question)}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def passages_in_prompt(user_content: str) -> int:
+    """How many passage blocks a grounded prompt's user message holds."""
+    return len(re.findall(r"^<passage \d+: ", user_content, flags=re.MULTILINE))
+
+
+def prompt_budget(context_tokens: int, context_window: int, max_new_tokens: int) -> int:
+    """Prompt tokens left beside the answer: RAG_CONTEXT_TOKENS, capped by the model's window."""
+    return min(context_tokens, context_window) - max_new_tokens
 
 
 def pack_context(

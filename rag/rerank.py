@@ -6,7 +6,7 @@ from sentence_transformers import CrossEncoder
 
 from rag.models import ModelNotFoundError, quiet_model_loading, resolve_device
 from rag.settings import Settings
-from rag.store import Hit
+from rag.types import Hit
 
 
 class Reranker(Protocol):

@@ -13,7 +13,8 @@ from rag.embedder import Embedder
 from rag.keyword import KeywordIndex
 from rag.rerank import Reranker
 from rag.settings import RetrievalMode, Settings
-from rag.store import Hit, Store
+from rag.store import Store
+from rag.types import Hit
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[str]:
@@ -132,15 +133,3 @@ class Retriever:
             found.setdefault(id_, Hit(chunk, float(vector @ query), id_))
         vectors = {id_: vector for id_, (_, vector) in records.items()}
         return [found[id_] for id_ in ids if id_ in found], vectors
-
-
-def relevant_passages(hits: list[Hit], threshold: float, margin: float) -> list[Hit]:
-    """The hits worth giving to the model, in retrieval order; empty means abstain.
-
-    Nothing is relevant when even the most similar hit scores under `threshold`. Otherwise hits scoring more
-    than `margin` below it are dropped: they are mostly off-topic, and they confuse a small model.
-    """
-    best = max((hit.score for hit in hits), default=None)
-    if best is None or best < threshold:
-        return []
-    return [hit for hit in hits if hit.score >= best - margin]

@@ -202,7 +202,7 @@ def complete(
     else:
         message["content"] = text
     prompt_tokens = generator.count_tokens(messages)
-    completion_tokens = len(generator.tokenizer.encode(text, add_special_tokens=False))
+    completion_tokens = generator.count_text_tokens(text)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
         "object": "chat.completion",

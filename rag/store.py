@@ -1,6 +1,8 @@
-"""The vector store: chunks and a document catalog, both in Chroma (embedded folder or a Chroma server).
+"""The vector store: the `Store` protocol every part programs against, and `ChromaStore`, its implementation on
+Chroma (an embedded folder, or a Chroma server with RAG_CHROMA_URL); `open_store(settings)` gives the one the
+settings name.
 
-Two collections per store:
+Two collections per Chroma store:
 - `<name>-chunks`: one record per chunk (text, vector, source, page, heading, the document's sha256);
 - `<name>-docs`: one record per document (source, sha256, pages, chunks, size, time); its vector is the
   mean of its chunks' vectors. This record is the commit point of an ingestion.
@@ -13,9 +15,8 @@ or mixed document: leftovers stay invisible and are removed by the next ingestio
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import chromadb
@@ -25,44 +26,11 @@ from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
 from rag.settings import Settings
+from rag.types import Chunk, Document, Hit
 
 MAX_BATCH = 5000  # Chroma rejects batches over 5,461 records
 _WRITTEN_HERE: set[str] = set()  # generations written by this process (not "changes made elsewhere")
 OVERFETCH = 10  # extra hits asked for, to make up for stale chunks filtered out after a crash
-
-
-@dataclass(frozen=True)
-class Chunk:
-    text: str
-    source: str
-    index: int
-    page: int | None = None
-    heading: str | None = None
-
-    @property
-    def search_text(self) -> str:
-        """What is embedded and keyword-indexed: the heading path gives a passage its context
-        ("Install > From source"), while readers are shown `text` alone."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
-
-
-@dataclass(frozen=True)
-class Document:
-    source: str
-    sha256: str
-    pages: int | None
-    chunks: int
-    size: int
-    ingested_at: str
-    kind: str | None = None  # pdf, docx, html, markdown, csv, text
-    ingested_by: str | None = None  # the admin who uploaded it (None from the command line)
-
-
-@dataclass(frozen=True)
-class Hit:
-    chunk: Chunk
-    score: float  # cosine similarity of question and chunk, -1..1, whatever retrieved it
-    id: str = ""  # the chunk's record id in the store
 
 
 class StoreMismatchError(RuntimeError):
@@ -85,11 +53,6 @@ def chroma_client(settings: Settings, fresh: bool = False) -> ClientAPI:
     if fresh:
         SharedSystemClient.clear_system_cache()  # Store objects already open keep their own instance
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def document_key(source: str) -> str:
@@ -155,8 +118,50 @@ def finish_swap(client: ClientAPI, name: str) -> None:
         staged_collection.modify(name=f"{name}-{suffix}", metadata=metadata or None)
 
 
-class Store:
-    """Chunks and documents of one knowledge base. Vectors must all come from one embedder (see `bind`)."""
+class Store(Protocol):
+    """Chunks and documents of one knowledge base, written a whole document at a time (a reader sees a document
+    fully or not at all). Vectors must all come from one embedder (see `bind`)."""
+
+    def bind(self, embedder_name: str, dimension: int) -> None: ...
+
+    def documents(self) -> list[Document]: ...
+
+    def document(self, source: str) -> Document | None: ...
+
+    def is_empty(self) -> bool: ...
+
+    def count_chunks(self) -> int: ...
+
+    def put_documents(self, documents: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None: ...
+
+    def document_chunks(self, document: Document) -> list[Chunk]: ...
+
+    def remove_uncommitted(self, source: str) -> None: ...
+
+    def delete_document(self, source: str) -> bool: ...
+
+    def search(self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = ()) -> list[Hit]: ...
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]: ...
+
+    def committed_chunks(self, sources: Sequence[str] | None = None) -> list[tuple[str, Chunk]]: ...
+
+    def committed_chunk_texts(self) -> tuple[list[str], list[str]]: ...
+
+    def catalog_version(self) -> str: ...
+
+    def changed_elsewhere(self) -> bool: ...
+
+    def generation(self) -> str: ...
+
+
+def open_store(settings: Settings, fresh: bool = False) -> "ChromaStore":
+    """The store the settings name: embedded in RAG_DATA_DIR, or on the Chroma server at RAG_CHROMA_URL."""
+    return ChromaStore(chroma_client(settings, fresh), settings.collection)
+
+
+class ChromaStore:
+    """`Store` on Chroma."""
 
     def __init__(self, client: ClientAPI, name: str) -> None:
         # No embedding function: vectors are always passed in, so Chroma never downloads its ONNX model.
@@ -166,10 +171,6 @@ class Store:
         self.chunks = client.get_or_create_collection(f"{name}-chunks", **options)
         self.docs = client.get_or_create_collection(f"{name}-docs", **options)
         self._generation_seen = self.generation()
-
-    @classmethod
-    def open(cls, settings: Settings, fresh: bool = False) -> "Store":
-        return cls(chroma_client(settings, fresh), settings.collection)
 
     def catalog_version(self) -> str:
         """A fingerprint of which documents, in which versions, the store holds."""
@@ -220,6 +221,10 @@ class Store:
 
     def is_empty(self) -> bool:
         return self.docs.count() == 0
+
+    def count_chunks(self) -> int:
+        """Chunk records, leftovers of interrupted ingestions included."""
+        return self.chunks.count()
 
     # Writes ----------------------------------------------------------------------------------------------
 
@@ -317,21 +322,25 @@ class Store:
                 found[id_] = (_chunk_from(text, dict(meta)), np.asarray(vector, dtype=np.float32))
         return found
 
-    def committed_chunk_texts(self, page_size: int = MAX_BATCH) -> tuple[list[str], list[str]]:
-        """Ids and search texts of every chunk of a committed document (what a keyword index is built from)."""
-        committed = {d.source: d.sha256 for d in self.documents()}
-        ids: list[str] = []
-        texts: list[str] = []
+    def committed_chunks(self, sources: Sequence[str] | None = None) -> list[tuple[str, Chunk]]:
+        """(id, chunk) of every chunk of a committed document (of `sources`, or of all), read page by page."""
+        committed = {d.source: d.sha256 for d in self.documents() if sources is None or d.source in sources}
+        where = {"source": {"$in": list(sources)}} if sources else None
+        found: list[tuple[str, Chunk]] = []
         offset = 0
         while True:
-            page = self.chunks.get(include=["documents", "metadatas"], limit=page_size, offset=offset)
+            page = self.chunks.get(where=where, include=["documents", "metadatas"], limit=MAX_BATCH, offset=offset)
             for id_, text, meta in zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True):
                 if committed.get(str(meta["source"])) == meta["sha256"]:
-                    ids.append(id_)
-                    texts.append(_chunk_from(text, dict(meta)).search_text)
-            if len(page["ids"]) < page_size:
-                return ids, texts
-            offset += page_size
+                    found.append((id_, _chunk_from(text, dict(meta))))
+            if len(page["ids"]) < MAX_BATCH:
+                return found
+            offset += MAX_BATCH
+
+    def committed_chunk_texts(self) -> tuple[list[str], list[str]]:
+        """Ids and search texts of every chunk of a committed document (what a keyword index is built from)."""
+        pairs = self.committed_chunks()
+        return [id_ for id_, _ in pairs], [chunk.search_text for _, chunk in pairs]
 
     def _committed_versions(self, sources: set[str]) -> dict[str, str]:
         if not sources:

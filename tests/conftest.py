@@ -11,7 +11,7 @@ from rag.generator import TransformersGenerator
 from rag.models import quiet_model_loading
 from rag.provision import provision_generator
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import open_store
 from tests.helpers import make_settings, write_handbook_pdf
 
 
@@ -63,7 +63,7 @@ def handbook_settings(
     from ingest.index import Indexer
 
     settings = make_settings(tmp_path_factory.mktemp("handbook") / "data", models_dir)
-    indexer = Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap)
+    indexer = Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap)
     indexer.ingest(handbook_pdf, handbook_pdf.name)
     return settings
 

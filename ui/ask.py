@@ -6,11 +6,11 @@ from typing import Any
 
 import streamlit as st
 
-from eval.grounding import Claim, grounding_check
 from rag.adapter import AdapterError
 from rag.models import ModelNotFoundError
-from rag.pipeline import QuestionError, RagPipeline, Source
+from rag.pipeline import QuestionError, RagPipeline
 from rag.store import StoreMismatchError
+from rag.types import Claim, Source
 from ui import resources
 from ui.text import plain
 
@@ -94,8 +94,7 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
             st.session_state.messages.pop()  # not a turn of the conversation
             return
         stream_text(answer.stream())
-        passages = [source.text for source in answer.sources]
-        _, claims = grounding_check(answer.text, passages, pipeline.embedder) if not answer.abstained else (None, [])
+        _, claims = answer.grounding
         show_grounding(claims)
         searched_for = answer.query if answer.query != question else None
         show_sources(answer.sources, searched_for)

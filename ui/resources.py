@@ -9,7 +9,7 @@ from ingest.jobs import JobQueue, Worker
 from rag.models import quiet_model_loading
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import open_store
 from rag.users import UserStore
 
 
@@ -43,6 +43,6 @@ def worker() -> Worker:
     """One background worker per app process: it survives page reloads and restarts with the app."""
     s = settings()
     indexer = Indexer.from_settings(s)  # its own embedder: tokenizers are not safe to share between threads
-    running = Worker(job_queue(), indexer, reopen=lambda: Store.open(s, fresh=True))
+    running = Worker(job_queue(), indexer, reopen=lambda: open_store(s, fresh=True))
     running.start()
     return running

@@ -237,7 +237,7 @@ def test_reports_page_shows_runs_and_trend_to_admins_only(
 
 
 def grounding_badge() -> None:
-    from eval.grounding import Claim
+    from rag.types import Claim
     from ui.ask import show_grounding
 
     show_grounding([Claim("It costs 40 euros.", True, "supported"), Claim("It costs 55 euros.", False, "numbers")])

@@ -54,8 +54,8 @@ def tracker() -> Iterator[tuple[str, list[str]]]:
 PAGE = """
 import streamlit as st
 
-from eval.grounding import Claim
-from rag.pipeline import Source
+from rag.types import Claim
+from rag.types import Source
 from ui.ask import show_grounding, show_sources, stream_text
 
 EVIL = {evil!r}

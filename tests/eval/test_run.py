@@ -14,11 +14,11 @@ from eval.judge import JudgeUnavailableError, make_judge
 from eval.report import History
 from eval.run import run_set
 from eval.sets import EvalItem, save_set
+from rag.components import Components
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
-from rag.store import Store
 from tests.rag.test_serve import start_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ def test_local_judge_end_to_end_on_one_item(
     settings = handbook_settings.model_copy(update={"judge_max_tokens": 96})
     judge = make_judge(settings, "local", ["context_recall"])
     assert judge.identity.startswith("local (served in-process) http://127.0.0.1:")
-    pipeline = RagPipeline(settings, Store.open(settings), embedder, generator)
+    pipeline = RagPipeline(Components(settings, embedder=embedder, generator=generator))
     report = run_set(settings, pipeline, ITEMS[:1], "one.jsonl", judge)
     value = report["items"][0]["llm_scores"]["context_recall"]
     assert isinstance(value, float) or value.startswith("failed: "), value

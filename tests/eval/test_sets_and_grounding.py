@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from eval.grounding import grounding_check, split_claims
 from eval.run import exact_match, token_f1
 from eval.sets import EvalItem, SetError, load_set, load_squad, make_set, save_set
 from rag.embedder import SentenceTransformerEmbedder
+from rag.grounding import grounding_check, split_claims
 from rag.settings import ABSTAIN_ANSWER, Settings
-from rag.store import Store
+from rag.store import open_store
 
 PASSAGE = "A monthly parking permit costs 40 euros and is sold at the front desk on the ground floor."
 
@@ -43,7 +43,7 @@ def test_squad_files_give_documents_and_questions(tmp_path: Path) -> None:
 
 
 def test_make_set_builds_items_from_the_store(handbook_settings: Settings) -> None:
-    items = make_set(Store.open(handbook_settings), 3)
+    items = make_set(open_store(handbook_settings), 3)
     assert len(items) == 3
     for item in items:
         assert item.reference_sources == ["handbook.pdf"] and item.reference

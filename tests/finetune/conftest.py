@@ -5,16 +5,14 @@ from pathlib import Path
 import pytest
 
 from eval.sets import EvalItem
-from finetune.build import count_with
 from finetune.config import LoraTrainConfig
 from finetune.data import Example, GroundedBuilder
 from finetune.train import train_adapter
+from rag.components import Components
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
 from rag.models import generator_model_path
-from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Store
 from tests.helpers import HANDBOOK_FACTS, HANDBOOK_SECTIONS
 
 # Small and fast, with a learning rate high enough for the loss to move in a handful of steps.
@@ -36,9 +34,7 @@ def handbook_items() -> list[EvalItem]:
 def builder(
     handbook_settings: Settings, embedder: SentenceTransformerEmbedder, generator: TransformersGenerator
 ) -> GroundedBuilder:
-    store = Store.open(handbook_settings)
-    retriever = Retriever.from_settings(handbook_settings, store, embedder)
-    return GroundedBuilder(handbook_settings, store, retriever, count_with(generator.tokenizer))
+    return GroundedBuilder.from_components(Components(handbook_settings, embedder=embedder, generator=generator))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from eval.sets import EvalItem, save_set
-from finetune.build import build_data_folder, count_with
+from finetune.build import build_data_folder
 from finetune.data import (
     DataError,
     Example,
@@ -21,14 +21,13 @@ from finetune.data import (
 )
 from finetune.train import make_trainer
 from ingest.index import Indexer
+from rag.components import Components
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import Messages, TokenStream, TransformersGenerator
 from rag.models import generator_model_path
 from rag.pipeline import RagPipeline
 from rag.prompt import SYSTEM_PROMPT
-from rag.retrieve import Retriever
 from rag.settings import ABSTAIN_ANSWER, Settings
-from rag.store import Store
 from tests.finetune.conftest import TINY
 
 
@@ -84,7 +83,7 @@ class RecordingGenerator:
     def count_tokens(self, messages: Messages) -> int:
         return self.real.count_tokens(messages)
 
-    def stream(self, messages: Messages, **kwargs: float) -> TokenStream:
+    def stream(self, messages: Messages, **kwargs: object) -> TokenStream:
         self.sent.append(messages)
         return self.real.stream(messages, max_new_tokens=4, temperature=0.0, top_p=1.0)
 
@@ -100,7 +99,7 @@ def test_an_answerable_example_is_the_prompt_the_app_sends(
     example = builder.answerable(parking, handbook_settings.top_k, random.Random(0))
     assert example is not None
     recording = RecordingGenerator(generator)
-    pipeline = RagPipeline(handbook_settings, Store.open(handbook_settings), embedder, recording)  # type: ignore[arg-type]
+    pipeline = RagPipeline(Components(handbook_settings, embedder=embedder, generator=recording))
     pipeline.answer(parking.question).result()
     assert recording.sent == [example.prompt]  # same passages, order, numbering, system prompt
     assert example.prompt[0] == {"role": "system", "content": SYSTEM_PROMPT}
@@ -139,13 +138,11 @@ def test_unanswerable_context_comes_from_other_documents_when_there_are_any(
     )
     kiosk = tmp_path / "kiosk.md"
     kiosk.write_text("# Kiosk\n\nThe kiosk next to the canteen sells coffee until 18:00.\n", encoding="utf-8")
-    store = Store.open(settings)
-    indexer = Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap)
+    parts = Components(settings, embedder=embedder, generator=generator)
+    indexer = Indexer(parts.store, embedder, settings.chunk_size, settings.chunk_overlap)
     indexer.ingest(canteen, "canteen.md")
     indexer.ingest(kiosk, "kiosk.md")
-    builder = GroundedBuilder(
-        settings, store, Retriever.from_settings(settings, store, embedder), count_with(generator.tokenizer)
-    )
+    builder = GroundedBuilder.from_components(parts)
     item = EvalItem("When does the canteen close?", "15:00", ["canteen.md"], "test")
     example = builder.unanswerable(item, 1)
     assert example is not None and example.completion == ABSTAIN_ANSWER

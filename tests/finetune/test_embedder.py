@@ -24,7 +24,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Store, StoreMismatchError, chroma_client, staging_name
+from rag.store import ChromaStore, StoreMismatchError, chroma_client, open_store, staging_name
 from tests.eval.test_retrieval import QUERIES, write_beir
 from tests.helpers import HANDBOOK_FACTS
 
@@ -105,7 +105,7 @@ def test_hard_negatives_are_close_passages_nobody_judged_relevant(embedder: Sent
 
 
 def test_inverse_cloze_pairs_from_the_store(handbook_settings: Settings) -> None:
-    store = Store.open(handbook_settings)
+    store = open_store(handbook_settings)
     pairs = pairs_from_store(store, limit=50, seed=0)
     texts = store.chunks.get(include=["documents"])["documents"]
     assert pairs
@@ -127,14 +127,14 @@ def test_a_fine_tuned_embedder_replaces_the_stores_vectors(
     assert not np.allclose(tuned.embed(facts[:1]), embedder.embed(facts[:1]), atol=1e-4)
 
     keywords = KeywordIndex(settings.keyword_dir)
-    store = Store.open(settings)
+    store = open_store(settings)
     Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap, keywords).ingest(handbook_pdf, "handbook.pdf")
     with pytest.raises(StoreMismatchError, match="python -m ingest reembed"):
-        Store.open(settings).bind(tuned.name, tuned.dimension)  # never mixed
+        open_store(settings).bind(tuned.name, tuned.dimension)  # never mixed
 
     report = reembed(chroma_client(settings), settings.collection, tuned, settings.chunk_size)
     assert report["to"] == str(out) and report["documents"] == 1
-    store = Store.open(settings, fresh=True)
+    store = open_store(settings, fresh=True)
     store.bind(tuned.name, tuned.dimension)  # now accepted
     records = store.chunks.get(include=["documents", "metadatas", "embeddings"])
     document = store.documents()[0]
@@ -169,18 +169,18 @@ def test_the_cached_loss_learns_what_the_plain_loss_learns(
 def test_a_swap_cut_short_is_finished_on_the_next_open(
     settings: Settings, handbook_pdf: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    store = Store.open(settings)
+    store = open_store(settings)
     Indexer(store, embedder, settings.chunk_size, settings.chunk_overlap).ingest(handbook_pdf, "handbook.pdf")
     client = chroma_client(settings)
-    staging = Store(client, staging_name(settings.collection))
+    staging = ChromaStore(client, staging_name(settings.collection))
     document = store.documents()[0]
     chunks = store.document_chunks(document)
     staging.put_documents([(document, chunks, embedder.embed([c.search_text for c in chunks]))])
     staging.chunks.modify(metadata={"embedder": "other", "dimension": embedder.dimension})
-    assert Store.open(settings).documents() == [document]  # staging incomplete: the live store is kept
+    assert open_store(settings).documents() == [document]  # staging incomplete: the live store is kept
     staging.docs.modify(metadata={"generation": "g", "complete": True})
     client.delete_collection(f"{settings.collection}-chunks")  # the crash: old store half removed
-    reopened = Store.open(settings)
+    reopened = open_store(settings)
     assert reopened.documents() == [document] and reopened.chunks.count() == len(chunks)
     assert reopened.chunks.metadata["embedder"] == "other"
     assert not [c for c in client.list_collections() if c.name.startswith(staging_name(settings.collection))]

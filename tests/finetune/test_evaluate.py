@@ -13,13 +13,15 @@ from finetune.evaluate import (
     score,
     set_names,
 )
+from rag.decide import Decider
 from rag.generator import TransformersGenerator
+from rag.prompt import context_block, grounded_messages
 from rag.settings import ABSTAIN_ANSWER, Settings
+from rag.types import Chunk, Hit
 
-PROMPT = [
-    {"role": "system", "content": "..."},
-    {"role": "user", "content": "Context:\n[1] (a.txt)\nX\n\n[2] (b.txt)\nY\n\nQuestion: q?"},
-]
+PROMPT = grounded_messages(
+    "q?", [context_block(1, Hit(Chunk("X", "a.txt", 0), 0.5)), context_block(2, Hit(Chunk("Y", "b.txt", 0), 0.5))]
+)  # two passages, as the app writes them
 
 
 def example(kind: str, reference: str) -> Example:
@@ -79,9 +81,12 @@ def test_the_abstain_probability_follows_the_prompt(generator: TransformersGener
 def test_base_and_adapted_models_answer_the_same_held_out_prompts(
     trained_adapter: Path, handbook_settings: Settings, generator: TransformersGenerator, short_examples: list[Example]
 ) -> None:
-    adapted = TransformersGenerator.from_settings(handbook_settings.model_copy(update={"adapter": trained_adapter}))
+    with_adapter = handbook_settings.model_copy(update={"adapter": trained_adapter})
+    adapted = TransformersGenerator.from_settings(with_adapter)
     held = [short_examples[0], short_examples[-1]]
-    report = compare(generator, adapted, {"heldout": held}, max_new_tokens=16)
+    base_model = (generator, Decider.from_settings(handbook_settings))
+    adapted_model = (adapted, Decider.from_settings(with_adapter, adapted))
+    report = compare(base_model, adapted_model, {"heldout": held}, max_new_tokens=16)
     result = report["sets"]["heldout"]
     assert result["before"]["answerable"] == 1 and result["before"]["unanswerable"] == 1
     assert set(result["before"]) == set(result["after"])

@@ -14,6 +14,7 @@ from finetune.data import Example, write_examples
 from finetune.head import candidate_layers, fit_head
 from rag.adapter import adapter_summary
 from rag.answerability import HEAD_FILE
+from rag.decide import Decider
 from rag.generator import TransformersGenerator
 from rag.settings import ABSTAIN_ANSWER, Settings
 
@@ -61,14 +62,17 @@ def test_finetune_head_fits_saves_and_the_served_adapter_decides_with_it(
     assert (adapter / HEAD_FILE).is_file()
     assert adapter_summary(adapter)["answerability_head"]["layer"] == report["layer"]  # shown on the Admin page
 
-    served = TransformersGenerator.from_settings(handbook_settings.model_copy(update={"adapter": adapter}))
-    assert served.head is not None and served.head.layer == report["layer"]
+    with_adapter = handbook_settings.model_copy(update={"adapter": adapter})
+    served = TransformersGenerator.from_settings(with_adapter)
+    decider = Decider.from_settings(with_adapter, served)  # what the app builds from RAG_ADAPTER
+    assert decider.head is not None and decider.head.layer == report["layer"]
     for example in short_examples[:: max(len(short_examples) // 6, 1)]:
-        probability = served.prefill(served.encode(example.prompt), served.head)[0]
-        stream = served.stream(example.prompt, max_new_tokens=12, temperature=0.0, top_p=1.0, grounded=True)
-        answer = "".join(stream)
-        assert stream.p_unanswerable == pytest.approx(probability, abs=1e-5)
-        assert (answer == ABSTAIN_ANSWER) == (probability >= served.head.threshold), (probability, answer)
+        hidden = served.read_prompt(example.prompt, [decider.head.layer]).hidden[decider.head.layer]
+        probability = decider.head.probability(hidden)
+        reply = decider.reply(served, example.prompt, max_new_tokens=12, temperature=0.0, top_p=1.0)
+        answer = "".join(reply.pieces)
+        assert reply.p_unanswerable == pytest.approx(probability, abs=1e-5)
+        assert (answer == ABSTAIN_ANSWER) == (probability >= decider.head.threshold), (probability, answer)
 
 
 def test_finetune_train_fits_the_head_after_training_unless_told_not_to(

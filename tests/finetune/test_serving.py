@@ -15,11 +15,11 @@ from streamlit.testing.v1 import AppTest
 from finetune.merge import merge_adapter
 from rag.adapter import AdapterError, adapter_summary
 from rag.answerability import AnswerabilityHead
-from rag.condense import Turn
 from rag.generator import TransformersGenerator
 from rag.models import generator_model_path
 from rag.pipeline import RagPipeline
 from rag.settings import ABSTAIN_ANSWER, Settings
+from rag.types import Turn
 from tests.app.test_app import admin_page_as
 
 REPO = Path(__file__).resolve().parents[2]

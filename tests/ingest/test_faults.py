@@ -17,7 +17,8 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Store, file_sha256
+from rag.store import open_store
+from rag.types import file_sha256
 from tests.helpers import write_text_pdf
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,9 +26,9 @@ WORKER = (
     "from ingest.index import Indexer\n"
     "from ingest.jobs import JobQueue, Worker\n"
     "from rag.settings import Settings\n"
-    "from rag.store import Store\n"
+    "from rag.store import open_store\n"
     "s = Settings()\n"
-    "worker = Worker(JobQueue(s.app_db), Indexer.from_settings(s), lambda: Store.open(s, fresh=True))\n"
+    "worker = Worker(JobQueue(s.app_db), Indexer.from_settings(s), lambda: open_store(s, fresh=True))\n"
     "worker.recover()\n"
     "while worker.run_one():\n"
     "    pass\n"
@@ -66,7 +67,7 @@ def run_worker(settings: Settings, kill_when: Condition | None = None) -> str:
 def check_all_or_nothing(settings: Settings, embedder: SentenceTransformerEmbedder, word: str) -> str | None:
     """Every catalogued document has all its chunks; the big document's words find it only if it is
     catalogued; the keyword index holds exactly the committed chunks. The big document's sha256 or None."""
-    store = Store.open(settings, fresh=True)
+    store = open_store(settings, fresh=True)
     catalog = {d.source: d for d in store.documents()}
     records = store.chunks.get(include=["metadatas"])
     for document in catalog.values():

@@ -7,12 +7,13 @@ from ingest.index import Indexer
 from ingest.loaders import LoadError
 from rag.embedder import SentenceTransformerEmbedder
 from rag.settings import Settings
-from rag.store import Store, file_sha256
+from rag.store import Store, open_store
+from rag.types import file_sha256
 from tests.helpers import write_text_pdf
 
 
 def make_indexer(settings: Settings, embedder: SentenceTransformerEmbedder) -> Indexer:
-    return Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap)
+    return Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap)
 
 
 def all_chunk_ids(store: Store) -> list[str]:
@@ -83,4 +84,4 @@ def test_a_file_that_fails_writes_nothing_and_keeps_the_old_version(
 
 def test_chunk_size_beyond_the_embedder_is_refused(settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
     with pytest.raises(ValueError, match="longer than the embedder reads"):
-        Indexer(Store.open(settings), embedder, 300, 20)
+        Indexer(open_store(settings), embedder, 300, 20)

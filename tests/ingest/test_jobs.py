@@ -13,16 +13,16 @@ from ingest.uploads import UploadError, submit_upload
 from rag.embedder import SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import open_store
 from tests.helpers import write_text_pdf
 from tests.ingest.test_cli import run_ingest
 
 
 def make_worker(settings: Settings, embedder: SentenceTransformerEmbedder, **queue_options: float) -> Worker:
     keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
-    indexer = Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords, "eng")
+    indexer = Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords, "eng")
     queue = JobQueue(settings.app_db, **queue_options)
-    return Worker(queue, indexer, reopen=lambda: Store.open(settings, fresh=True))
+    return Worker(queue, indexer, reopen=lambda: open_store(settings, fresh=True))
 
 
 def test_a_job_runs_to_done_with_progress_and_user(

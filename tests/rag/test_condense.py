@@ -1,7 +1,8 @@
 import pytest
 
-from rag.condense import MAX_CARRIED_WORDS, Turn, looks_like_follow_up, model_query, rules_query, standalone_query
+from rag.condense import MAX_CARRIED_WORDS, looks_like_follow_up, model_query, rules_query, standalone_query
 from rag.generator import TransformersGenerator
+from rag.types import Turn
 
 PARKING = Turn("How much does a parking permit cost?", "How much does a parking permit cost?", "40 euros.")
 

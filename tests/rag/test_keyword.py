@@ -10,7 +10,8 @@ from ingest.index import Indexer
 from rag.embedder import SentenceTransformerEmbedder
 from rag.keyword import POINTER, KeywordIndex
 from rag.settings import Settings
-from rag.store import Chunk, Document, Store
+from rag.store import Store, open_store
+from rag.types import Chunk, Document
 
 
 def keyword_index(settings: Settings) -> KeywordIndex:
@@ -18,7 +19,7 @@ def keyword_index(settings: Settings) -> KeywordIndex:
 
 
 def indexer(settings: Settings, embedder: SentenceTransformerEmbedder, keywords: KeywordIndex | None) -> Indexer:
-    return Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords)
+    return Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords)
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -87,16 +88,16 @@ def test_rebuilt_after_a_crash_between_store_and_index(
     list(crashed.ingest_files([(write(tmp_path, "b.md", "Herons eat frogs."), "b.md")]))
 
     restarted = keyword_index(settings)
-    assert restarted.sync(Store.open(settings)) is True
+    assert restarted.sync(open_store(settings)) is True
     assert sources_found(restarted, docs.store, "frogs") == {"b.md"}
 
     shutil.rmtree(settings.keyword_dir)
     again = keyword_index(settings)
-    assert again.sync(Store.open(settings)) is True
+    assert again.sync(open_store(settings)) is True
     assert sources_found(again, docs.store, "otters") == {"a.md"}
 
     (settings.keyword_dir / POINTER).write_text("{not json", encoding="utf-8")
-    assert keyword_index(settings).sync(Store.open(settings)) is True
+    assert keyword_index(settings).sync(open_store(settings)) is True
 
 
 def test_uncommitted_chunks_never_enter_the_index(
@@ -122,7 +123,7 @@ def test_uncommitted_chunks_never_enter_the_index(
 def test_another_process_change_is_picked_up(
     tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    reader_store = Store.open(settings)
+    reader_store = open_store(settings)
     reader = keyword_index(settings)
     assert reader.sync(reader_store) is True  # empty store: an empty index
     assert reader.search("anything", 5) == []
@@ -134,7 +135,7 @@ def test_another_process_change_is_picked_up(
 
 
 def test_pointer_names_the_parameters_and_only_one_build_is_kept(settings: Settings) -> None:
-    store = Store.open(settings)
+    store = open_store(settings)
     store.bind("test", 3)
     chunk = Chunk("Lighthouses guide ships.", "l.md", 0)
     store.put_documents([(Document("l.md", "1" * 64, None, 1, 10, "now"), [chunk], np.ones((1, 3), np.float32))])

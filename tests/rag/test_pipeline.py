@@ -3,15 +3,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.index import Indexer
+from rag.components import Components
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import Messages, TokenStream, TransformersGenerator
-from rag.pipeline import Answer, RagPipeline
+from rag.pipeline import RagPipeline
 from rag.settings import ABSTAIN_ANSWER, Settings
-from rag.store import Store
+from rag.store import open_store
+from rag.types import Answer
 from tests.helpers import OUT_OF_CORPUS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,17 +32,17 @@ class CountingGenerator:
     def count_tokens(self, messages: Messages) -> int:
         return self.real.count_tokens(messages)
 
-    def stream(self, messages: Messages, **kwargs: float) -> TokenStream:
+    def stream(self, messages: Messages, **kwargs: Any) -> TokenStream:
         self.calls += 1
-        return self.real.stream(messages, **kwargs)  # type: ignore[arg-type]
+        return self.real.stream(messages, **kwargs)
 
 
 @pytest.fixture
 def pipeline(
     handbook_settings: Settings, embedder: SentenceTransformerEmbedder, generator: TransformersGenerator
 ) -> RagPipeline:
-    store = Store.open(handbook_settings)
-    return RagPipeline(handbook_settings, store, embedder, CountingGenerator(generator))  # type: ignore[arg-type]
+    counting = CountingGenerator(generator)
+    return RagPipeline(Components(handbook_settings, embedder=embedder, generator=counting))  # type: ignore[arg-type]
 
 
 def test_the_bundled_model_answers_an_easy_question_from_its_context(pipeline: RagPipeline) -> None:
@@ -74,7 +77,7 @@ def test_sources_are_exactly_the_passages_that_fit_the_prompt(
 ) -> None:
     update = {"context_tokens": 600, "max_new_tokens": 200, "relevance_threshold": -1.0}
     tight = handbook_settings.model_copy(update=update)
-    pipeline = RagPipeline(tight, Store.open(tight), embedder, generator)
+    pipeline = RagPipeline(Components(tight, embedder=embedder, generator=generator))
     answer = pipeline.answer("When does the staff cafeteria close?", top_k=8, max_new_tokens=8)
     result = answer.result()
     assert 1 <= len(result["sources"]) < 8  # 8 passages were retrieved; fewer fit in 400 prompt tokens
@@ -99,8 +102,8 @@ def test_documents_ingested_by_another_process_are_answered_without_a_restart(
 ) -> None:
     notes = tmp_path / "notes.md"
     notes.write_text("# Plants\n\nWater the office plants every Friday afternoon.\n")
-    Indexer(Store.open(settings), embedder, settings.chunk_size, settings.chunk_overlap).ingest(notes, "notes.md")
-    pipeline = RagPipeline(settings, Store.open(settings), embedder, generator)
+    Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap).ingest(notes, "notes.md")
+    pipeline = RagPipeline(Components(settings, embedder=embedder, generator=generator))
     assert pipeline.answer("How much does a monthly parking permit cost?").result()["abstained"] is True
 
     env = os.environ | {"RAG_DATA_DIR": str(settings.data_dir), "RAG_MODELS_DIR": str(settings.models_path)}

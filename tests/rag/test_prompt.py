@@ -3,7 +3,7 @@ import pytest
 from rag.generator import TransformersGenerator
 from rag.prompt import SYSTEM_PROMPT, context_block, grounded_messages, pack_context
 from rag.settings import ABSTAIN_ANSWER
-from rag.store import Chunk, Hit
+from rag.types import Chunk, Hit
 
 
 def hit(text: str, page: int | None = None, score: float = 0.5) -> Hit:

@@ -12,7 +12,7 @@ from rag.models import ModelNotFoundError, embedding_model_path
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Store
+from rag.store import open_store
 
 QUESTION = "How many days of paid vacation does a new employee get?"
 
@@ -32,7 +32,7 @@ def test_reranker_orders_the_fused_candidates_by_its_scores(
     settings = handbook_settings.model_copy(update={"reranker_model": str(cross_encoder_dir), "rerank_candidates": 6})
     reranker = CrossEncoderReranker.from_settings(settings)
     assert reranker is not None
-    store = Store.open(settings)
+    store = open_store(settings)
     plain = Retriever.from_settings(settings, store, embedder).retrieve(QUESTION, 6)
     reranked = Retriever.from_settings(settings, store, embedder, reranker).retrieve(QUESTION, 6)
 

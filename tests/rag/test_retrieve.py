@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
+from rag.decide import relevant_passages
 from rag.embedder import SentenceTransformerEmbedder
-from rag.retrieve import Retriever, maximal_marginal_relevance, reciprocal_rank_fusion, relevant_passages
+from rag.retrieve import Retriever, maximal_marginal_relevance, reciprocal_rank_fusion
 from rag.settings import Settings
-from rag.store import Chunk, Hit, Store
+from rag.store import open_store
 from tests.helpers import HANDBOOK_FACTS, OUT_OF_CORPUS
 
 MODES = ["dense", "bm25", "hybrid"]
@@ -18,7 +19,7 @@ OFF_TOPIC_WITH_SHARED_WORDS = [
 
 def retriever(settings: Settings, embedder: SentenceTransformerEmbedder, mode: str, **overrides: object) -> Retriever:
     chosen = settings.model_copy(update={"retrieval_mode": mode, **overrides})
-    return Retriever.from_settings(chosen, Store.open(chosen), embedder)
+    return Retriever.from_settings(chosen, open_store(chosen), embedder)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -51,7 +52,7 @@ def test_bm25_alone_would_not_abstain_on_shared_words(
     """Why the threshold is on cosine similarity: BM25 returns scored hits for these off-topic questions."""
     keywords = retriever(handbook_settings, embedder, "bm25").keywords
     assert keywords is not None
-    keywords.sync(Store.open(handbook_settings))
+    keywords.sync(open_store(handbook_settings))
     for question in OFF_TOPIC_WITH_SHARED_WORDS:
         assert keywords.search(question, 5), question
 
@@ -109,13 +110,3 @@ def test_maximal_marginal_relevance_skips_near_duplicates() -> None:
     assert maximal_marginal_relevance(query, vectors, 2, lambda_=1.0) == [0, 1]  # relevance only
     assert maximal_marginal_relevance(query, vectors, 2, lambda_=0.5) == [0, 2]  # the copy is skipped
     assert maximal_marginal_relevance(query, vectors, 5, lambda_=0.5) == [0, 2, 1]
-
-
-def test_relevant_passages_abstain_below_the_threshold_and_cut_at_the_margin() -> None:
-    hits = [Hit(Chunk(f"t{n}", "a.md", n), score) for n, score in enumerate([0.62, 0.55, 0.47, 0.30])]
-    assert relevant_passages(hits, threshold=0.35, margin=0.15) == hits[:3]
-    assert relevant_passages(hits, threshold=0.35, margin=0.0) == hits[:1]
-    assert relevant_passages(hits, threshold=0.7, margin=0.15) == []
-    assert relevant_passages([], threshold=0.35, margin=0.15) == []
-    fused_order = [hits[2], hits[0], hits[3]]  # hybrid order is not similarity order: the best one still counts
-    assert relevant_passages(fused_order, threshold=0.6, margin=0.2) == [hits[2], hits[0]]

@@ -11,7 +11,8 @@ import pytest
 from rag.embedder import SentenceTransformerEmbedder
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Chunk, Document, Store, StoreMismatchError, chroma_client, chunk_id
+from rag.store import Store, StoreMismatchError, chroma_client, chunk_id, open_store
+from rag.types import Chunk, Document
 from tests.helpers import make_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def search(store: Store, embedder: SentenceTransformerEmbedder, query: str, k: i
 
 
 def test_put_search_replace_delete(settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
-    store = Store.open(settings)
+    store = open_store(settings)
     store.bind(embedder.name, embedder.dimension)
     assert store.is_empty() and store.search(embedder.embed_query("anything"), 3) == []
     put(store, embedder, "zoo.pdf", ["Lions sleep twenty hours a day.", "Penguins cannot fly."], "a" * 64)
@@ -57,7 +58,7 @@ def test_put_search_replace_delete(settings: Settings, embedder: SentenceTransfo
 def test_uncommitted_chunks_of_an_interrupted_write_stay_invisible(
     settings: Settings, embedder: SentenceTransformerEmbedder
 ) -> None:
-    store = Store.open(settings)
+    store = open_store(settings)
     put(store, embedder, "menu.pdf", ["Soup of the day is tomato."], "1" * 64)
     # A crash after the new version's chunks were written but before the catalog record (the commit):
     new_text = "Soup of the day is pumpkin."
@@ -74,11 +75,11 @@ def test_uncommitted_chunks_of_an_interrupted_write_stay_invisible(
 
 
 def test_a_store_refuses_vectors_from_another_embedder(settings: Settings) -> None:
-    store = Store.open(settings)
+    store = open_store(settings)
     store.bind("bundled", 384)
-    Store.open(settings).bind("bundled", 384)  # same embedder: fine
+    open_store(settings).bind("bundled", 384)  # same embedder: fine
     with pytest.raises(StoreMismatchError, match="RAG_EMBEDDING_MODEL"):
-        Store.open(settings).bind("intfloat/e5-small-v2", 384)
+        open_store(settings).bind("intfloat/e5-small-v2", 384)
 
 
 def test_telemetry_is_off(settings: Settings) -> None:
@@ -144,14 +145,14 @@ def test_same_code_against_a_chroma_server(
     tmp_path: Path, models_dir: Path, chroma_server: str, embedder: SentenceTransformerEmbedder
 ) -> None:
     settings = make_settings(tmp_path / "local", models_dir, chroma_url=chroma_server)
-    store = Store.open(settings)
+    store = open_store(settings)
     store.bind(embedder.name, embedder.dimension)
     put(store, embedder, "zoo.pdf", ["Lions sleep twenty hours a day.", "Penguins cannot fly."], "a" * 64)
     assert search(store, embedder, "Which bird cannot fly?", 1) == ["Penguins cannot fly."]
-    assert [d.source for d in Store.open(settings).documents()] == ["zoo.pdf"]
+    assert [d.source for d in open_store(settings).documents()] == ["zoo.pdf"]
     hybrid = Retriever.from_settings(settings, store, embedder)  # its BM25 index is built from the server's chunks
     assert hybrid.retrieve("twenty hours", 1)[0].chunk.text == "Lions sleep twenty hours a day."
     assert not settings.chroma_dir.exists()  # no vectors were written locally
     assert store.delete_document("zoo.pdf") and store.chunks.count() == 0
-    assert Store.open(settings).is_empty()
+    assert open_store(settings).is_empty()
     assert hybrid.retrieve("twenty hours", 1) == []

@@ -10,12 +10,12 @@ It is a cheap signal of copying from the context, not a judgement of truth; it i
 """
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
 from rag.embedder import Embedder
 from rag.settings import ABSTAIN_ANSWER
+from rag.types import Claim, Grounding
 
 MIN_SIMILARITY = 0.6
 MIN_WORD_OVERLAP = 0.7
@@ -28,13 +28,6 @@ _STOP = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Claim:
-    text: str
-    supported: bool
-    reason: str  # why not, or "supported"
-
-
 def split_claims(answer: str) -> list[str]:
     cleaned = _CITATION.sub("", answer)
     return [s.strip() for s in _SENTENCES.split(cleaned) if len(_WORD.findall(s)) >= 2]
@@ -45,7 +38,7 @@ def _names(sentence: str) -> set[str]:
     return {w for w in words[1:] if w[0].isupper()}
 
 
-def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> tuple[float | None, list[Claim]]:
+def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> Grounding:
     """(share of supported claims, the claims); (None, []) for an abstention or an answer without claims."""
     if answer.strip() == ABSTAIN_ANSWER or not passages:
         return None, []

@@ -1,0 +1,150 @@
+"""The data every part of the product passes around: chunks and documents (ingest -> store), hits (store ->
+retrieval), sources, turns and answers (pipeline -> app, CLI, eval). Plain dataclasses: importing them loads no
+store, model or web framework."""
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.settings import ABSTAIN_ANSWER
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    source: str
+    index: int
+    page: int | None = None
+    heading: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What is embedded and keyword-indexed: the heading path gives a passage its context
+        ("Install > From source"), while readers are shown `text` alone."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str
+    sha256: str
+    pages: int | None
+    chunks: int
+    size: int
+    ingested_at: str
+    kind: str | None = None  # pdf, docx, html, markdown, csv, text
+    ingested_by: str | None = None  # the admin who uploaded it (None from the command line)
+
+
+def file_sha256(path: Path) -> str:
+    """The content hash that names a document version."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # cosine similarity of question and chunk, -1..1, whatever retrieved it
+    id: str = ""  # the chunk's record id in the store
+
+
+@dataclass(frozen=True)
+class Source:
+    """One context passage given to the model; the fields of the `sources` contract in DESIGN.md."""
+
+    source: str
+    page: int | None
+    score: float
+    text: str
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> "Source":
+        return cls(hit.chunk.source, hit.chunk.page, round(hit.score, 4), hit.chunk.text)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One finished exchange of a conversation."""
+
+    question: str
+    query: str  # the standalone query it was retrieved with
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer and whether the passages back it (rag.grounding)."""
+
+    text: str
+    supported: bool
+    reason: str  # why not, or "supported"
+
+
+Grounding = tuple[float | None, list[Claim]]  # (share of supported sentences, the sentences); (None, []) for none
+Grounder = Callable[[str, list[str]], Grounding]
+
+
+class Answer:
+    """An answer being streamed. Iterate `stream()` once (or call `result()`), then read `text` and `grounding`."""
+
+    def __init__(
+        self,
+        question: str,
+        sources: list[Source],
+        pieces: Iterable[str],
+        abstained: bool,
+        started: float,
+        query: str | None = None,
+        grounder: Grounder | None = None,
+        p_unanswerable: float | None = None,
+    ) -> None:
+        self.question = question
+        self.query = query or question  # what was searched for: the standalone form of a follow-up question
+        self.sources = sources
+        self.abstained = abstained
+        self.p_unanswerable = p_unanswerable  # the answerability head's verdict, when one read the prompt
+        self.text = ""
+        self.first_token_s: float | None = None  # seconds from the question to the first streamed piece
+        self._pieces = pieces
+        self._started = started  # time.perf_counter() when the question arrived
+        self._grounder = grounder
+        self._grounding: Grounding | None = None
+
+    def stream(self) -> Iterator[str]:
+        for piece in self._pieces:
+            if self.first_token_s is None:
+                self.first_token_s = time.perf_counter() - self._started
+            self.text += piece
+            yield piece
+        self.text = self.text.strip()
+        if self.text.startswith(ABSTAIN_ANSWER.rstrip(".")):  # the model abstained on its own
+            self.abstained = True
+            self.text = ABSTAIN_ANSWER  # the contract's exact text, whatever the model added after it
+
+    @property
+    def new_tokens(self) -> int:
+        """Tokens the model generated so far (0 when it was not called)."""
+        return int(getattr(self._pieces, "new_tokens", 0))
+
+    @property
+    def grounding(self) -> Grounding:
+        """The grounding check of the finished answer against its sources, computed once on first use."""
+        if self._grounding is None:
+            no_check = self.abstained or self._grounder is None
+            passages = [source.text for source in self.sources]
+            self._grounding = (None, []) if no_check else self._grounder(self.text, passages)  # type: ignore[misc]
+        return self._grounding
+
+    def result(self) -> dict[str, Any]:
+        """The JSON object of `python -m rag ask --json` (contract in DESIGN.md)."""
+        for _ in self.stream():
+            pass
+        return {"answer": self.text, "abstained": self.abstained, "sources": [asdict(s) for s in self.sources]}
+
+    def turn(self) -> Turn:
+        """This exchange, for the history of the next question."""
+        return Turn(self.question, self.query, self.text)
