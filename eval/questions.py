@@ -11,7 +11,6 @@ relevance threshold and margin), without answering, so it takes seconds (the gen
 RAG_FOLLOWUP=model has follow-ups to rewrite).
 """
 
-import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from rag.components import Components
 from rag.condense import standalone_query
 from rag.decide import Decider
+from rag.jsonl import read_jsonl
 from rag.settings import Settings
 from rag.types import Turn
 
@@ -32,19 +32,13 @@ class Question:
     history: list[str] = field(default_factory=list)  # earlier questions of the same chat
 
 
+def _question(row: dict[str, Any]) -> Question:
+    pages = [int(p) for p in row.get("pages", [])]
+    return Question(str(row["question"]), pages, row.get("source"), [str(h) for h in row.get("history", [])])
+
+
 def load_questions(path: Path) -> list[Question]:
-    questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            pages = [int(p) for p in row.get("pages", [])]
-            history = [str(h) for h in row.get("history", [])]
-            questions.append(Question(str(row["question"]), pages, row.get("source"), history))
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{number}: expected {{'question': str, 'pages': [int]}}: {err}") from err
-    return questions
+    return read_jsonl(path, _question, expected="expected {'question': str, 'pages': [int]}: ")
 
 
 def check_questions(settings: Settings, questions: list[Question]) -> dict[str, Any]:

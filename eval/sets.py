@@ -10,7 +10,9 @@ import random
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from rag.jsonl import read_jsonl
 from rag.store import Store
 
 
@@ -26,23 +28,18 @@ class SetError(ValueError):
     """A set file that cannot be read; the message names the line."""
 
 
+def _item(row: dict[str, Any]) -> EvalItem:
+    question = row["question"]
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("'question' must be a non-empty string")
+    sources = row.get("reference_sources", [])
+    if not isinstance(sources, list):
+        raise ValueError("'reference_sources' must be a list of file names")
+    return EvalItem(question.strip(), row.get("reference"), [str(s) for s in sources], row.get("made_by", "file"))
+
+
 def load_set(path: Path) -> list[EvalItem]:
-    items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            question = row["question"]
-            if not isinstance(question, str) or not question.strip():
-                raise ValueError("'question' must be a non-empty string")
-            sources = row.get("reference_sources", [])
-            if not isinstance(sources, list):
-                raise ValueError("'reference_sources' must be a list of file names")
-            reference = row.get("reference")
-            items.append(EvalItem(question.strip(), reference, [str(s) for s in sources], row.get("made_by", "file")))
-        except (ValueError, KeyError, TypeError) as err:
-            raise SetError(f"{path}:{number}: {err}") from err
+    items = read_jsonl(path, _item, SetError)
     if not items:
         raise SetError(f"{path} has no questions")
     return items

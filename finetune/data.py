@@ -21,6 +21,7 @@ from typing import Any
 from eval.sets import EvalItem
 from rag.components import Components
 from rag.decide import Decider
+from rag.jsonl import read_jsonl
 from rag.prompt import Messages, pack_context, prompt_budget
 from rag.retrieve import Retriever
 from rag.settings import ABSTAIN_ANSWER, Settings
@@ -80,14 +81,7 @@ def _seed_example(row: Any) -> Example:
 
 def load_seed(path: Path) -> list[Example]:
     """JSONL of {instruction, input?, output} or {messages: [...]} per line."""
-    examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            examples.append(_seed_example(json.loads(line)))
-        except (json.JSONDecodeError, ValueError) as err:
-            raise DataError(f"{path}:{number}: {err}") from err
+    examples = read_jsonl(path, _seed_example, DataError)
     if not examples:
         raise DataError(f"{path} has no examples")
     return examples
@@ -232,14 +226,7 @@ def write_examples(examples: Sequence[Example], path: Path) -> None:
 
 
 def read_examples(path: Path) -> list[Example]:
-    examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                examples.append(Example.from_record(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
-                raise DataError(f"{path}:{number}: not a training example ({err})") from err
-    return examples
+    return read_jsonl(path, Example.from_record, DataError, "not a training example: ")
 
 
 def summary(examples: Sequence[Example]) -> dict[str, Any]:

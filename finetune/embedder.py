@@ -15,8 +15,9 @@ import random
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from rag.jsonl import read_jsonl
 from rag.models import embedding_model_path, resolve_device
 from rag.settings import BUNDLED, Settings
 from rag.store import Store
@@ -57,19 +58,14 @@ Pair = tuple[str, str]
 
 def pairs_from_jsonl(path: Path) -> list[Pair]:
     """Lines of {"query": ..., "passage": ...}; a bad line raises ValueError naming it."""
-    pairs: list[Pair] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            query, passage = str(record["query"]).strip(), str(record["passage"]).strip()
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{path}:{number}: expected {{'query': ..., 'passage': ...}} ({err})") from err
+
+    def pair(record: dict[str, Any]) -> Pair:
+        query, passage = str(record["query"]).strip(), str(record["passage"]).strip()
         if not query or not passage:
-            raise ValueError(f"{path}:{number}: query and passage must not be empty")
-        pairs.append((query, passage))
-    return pairs
+            raise ValueError("query and passage must not be empty")
+        return query, passage
+
+    return read_jsonl(path, pair, expected="expected {'query': ..., 'passage': ...}: ")
 
 
 def pairs_from_beir(
