@@ -125,13 +125,9 @@ def list_documents(
 @app.command()
 def delete(source: Annotated[str, typer.Argument(help="The document's source name, as `list` shows it.")]) -> None:
     """Remove a document: its chunks, its keyword-index entries and the uploaded original kept for it."""
-    from ingest.index import delete_document
-    from rag.keyword import KeywordIndex
-    from rag.store import open_store
+    from ingest.documents import DocumentService
 
-    settings = Settings()
-    keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
-    if not delete_document(open_store(settings), source, keywords, settings.originals_dir):
+    if not DocumentService.from_settings(Settings()).delete(source):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"Deleted {source}")

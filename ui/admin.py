@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from ingest.originals import original_path
-from ingest.uploads import UploadError, submit_upload
+from ingest.uploads import UploadError
 from rag.adapter import AdapterError, adapter_summary
 from ui import resources
 from ui.auth import current_user, refresh_session
@@ -32,19 +31,14 @@ def upload_section() -> None:
         (st.success if ok else st.error)(plain(message))
 
 
-def submit_one(name: str, data: bytes) -> tuple[bool, str]:
-    settings = resources.settings()
+def user_name() -> str | None:
     user = current_user()
+    return user.name if user else None
+
+
+def submit_one(name: str, data: bytes) -> tuple[bool, str]:
     try:
-        job = submit_upload(
-            name,
-            data,
-            store=resources.worker().indexer.store,
-            queue=resources.job_queue(),
-            originals=settings.originals_dir,
-            max_bytes=settings.max_upload_mb * 2**20,
-            user=user.name if user else None,
-        )
+        job = resources.documents().upload(name, data, user_name())
     except UploadError as err:
         return False, str(err)
     return True, f"{name}: queued as job {job}"
@@ -85,8 +79,8 @@ def documents_section() -> None:
     st.subheader("Documents")
     if "flash" in st.session_state:  # the outcome of the action that triggered this rerun
         st.success(plain(st.session_state.pop("flash")))
-    worker = resources.worker()
-    documents = worker.indexer.store.documents()
+    service = resources.documents()
+    documents = service.documents()
     if not documents:
         st.caption("The knowledge base is empty.")
         return
@@ -99,19 +93,16 @@ def documents_section() -> None:
     st.table(rows)
     chosen = st.selectbox("Document", [d.source for d in documents], key="chosen-document")
     document = next(d for d in documents if d.source == chosen)
-    original = original_path(resources.settings().originals_dir, document)
+    original = service.original(document)
     delete, reingest, download = st.columns(3)
     if delete.button("Delete", key="delete-document"):
-        worker.indexer.delete(document.source)  # its original too
+        service.delete(document.source)  # its original too
         st.session_state.flash = f"Deleted {document.source}"
         st.rerun()
-    if reingest.button("Re-ingest", key="reingest-document", disabled=not original.is_file()):
-        user = current_user()
-        job = resources.job_queue().submit(
-            document.source, original, document.kind, user.name if user else None, force=True
-        )
+    if reingest.button("Re-ingest", key="reingest-document", disabled=original is None):
+        job = service.reingest(document, user_name())
         st.success(plain(f"{document.source}: queued as job {job}"))
-    if original.is_file():
+    if original is not None:
         download.download_button("Download original", original.read_bytes(), file_name=document.source)
     else:
         download.caption("Ingested from the command line: no stored original.")

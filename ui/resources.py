@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from ingest.documents import DocumentService
 from ingest.index import Indexer
 from ingest.jobs import JobQueue, Worker
 from rag.models import quiet_model_loading
@@ -46,3 +47,9 @@ def worker() -> Worker:
     running = Worker(job_queue(), indexer, reopen=lambda: open_store(s, fresh=True))
     running.start()
     return running
+
+
+def documents() -> DocumentService:
+    """Uploads, deletes and re-ingests, on the worker's view of the store (which sees its own writes at once)."""
+    s, indexer = settings(), worker().indexer
+    return DocumentService(indexer.store, job_queue(), s.originals_dir, s.max_upload_mb * 2**20, indexer.keywords)

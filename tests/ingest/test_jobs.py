@@ -15,7 +15,6 @@ from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import open_store
 from tests.helpers import write_text_pdf
-from tests.ingest.test_cli import run_ingest
 
 
 def make_worker(settings: Settings, embedder: SentenceTransformerEmbedder, **queue_options: float) -> Worker:
@@ -158,27 +157,3 @@ def test_uploads_are_stored_queued_and_duplicates_refused(
     worker.run_one()
     with pytest.raises(UploadError, match=r"same content as 'boiler\.md', already in the knowledge base"):
         submit_upload("again.md", data, user="ada", **options)  # type: ignore[arg-type]
-
-
-def test_originals_follow_the_document_a_new_upload_replaces_it_and_delete_removes_it(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
-    worker = make_worker(settings, embedder)
-    worker.indexer.originals = settings.originals_dir
-    options = {"store": worker.indexer.store, "queue": worker.queue, "originals": settings.originals_dir}
-
-    def upload(data: bytes) -> Path:
-        job_id = submit_upload("boiler.md", data, user="ada", max_bytes=10**6, **options)  # type: ignore[arg-type]
-        worker.run_one()
-        return Path(worker.queue.job(job_id).path)
-
-    first = upload(b"# Boiler\n\nThe boiler is serviced every May.\n")
-    second = upload(b"# Boiler\n\nThe boiler is serviced every June.\n")  # same name, new content
-    assert not first.exists() and second.read_bytes().endswith(b"June.\n")
-    failed = upload(b"   \n\n  ")  # a version that cannot be read: the stored one and its original stay
-    assert not failed.exists() and second.exists()
-    assert list(settings.originals_dir.rglob("*.md")) == [second]
-
-    result = run_ingest(settings, "delete", "boiler.md")
-    assert result.returncode == 0, result.stderr
-    assert not second.exists() and not list(settings.originals_dir.iterdir())
