@@ -6,7 +6,7 @@ live in `rag/`, ingestion in `ingest/`; the pages are in `ui/`.
 
 import streamlit as st
 
-from rag.users import User
+from accounts.users import User
 from ui import admin, ask, auth, reports, resources
 
 

@@ -1,5 +1,5 @@
 """The judge for RAGAS's LLM metrics: an OpenAI-compatible endpoint (vLLM, llama.cpp server, Ollama, a hosted
-API) or a local model served in-process by `rag.serve` with JSON-schema-constrained decoding.
+API) or a local model served in-process by `serving.generator_server` with JSON-schema-constrained decoding.
 
 Its identity goes into every report. No judge, or one that cannot be reached, means the LLM metrics are
 reported as not computed; nothing else is put in their place.
@@ -23,8 +23,8 @@ from ragas.metrics.collections import AnswerRelevancy, ContextPrecision, Context
 
 from rag.generator import TransformersGenerator
 from rag.models import embedding_model_path
-from rag.serve import ServeLimits, make_app
 from rag.settings import BUNDLED, Settings, public_url
+from serving.generator_server import ServeLimits, make_app
 
 METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_recall"]
 

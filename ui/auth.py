@@ -1,12 +1,12 @@
-"""Sign in and out. The signed-in user lives in the session and is read again from `rag.users` on every run,
+"""Sign in and out. The signed-in user lives in the session and is read again from `accounts.users` on every run,
 so a removed user, a changed role or a changed password takes effect at once; an idle session is signed out."""
 
 import time
 
 import streamlit as st
 
+from accounts.users import SignInThrottledError, User, UserStore
 from rag.settings import Settings
-from rag.users import SignInThrottledError, User, UserStore
 
 
 def current_user() -> User | None:

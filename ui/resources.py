@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from accounts.users import UserStore
 from ingest.documents import DocumentService
 from ingest.index import Indexer
 from ingest.jobs import JobQueue, Worker
@@ -11,7 +12,6 @@ from rag.models import quiet_model_loading
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
 from rag.store import open_store
-from rag.users import UserStore
 
 
 @st.cache_resource

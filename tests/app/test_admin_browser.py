@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from rag.users import UserStore
+from accounts.users import UserStore
 from tests.app.test_browser import CHROMIUM_ARGS, streamlit_app
 from tests.helpers import write_docx
 

@@ -7,7 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from rag.users import UserStore
+from accounts.users import UserStore
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from rag.users import UserStore
+from accounts.users import UserStore
 from tests.app.test_admin_browser import sign_in
 from tests.app.test_browser import CHROMIUM_ARGS, streamlit_app
 

@@ -19,7 +19,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
-from tests.rag.test_serve import start_server
+from tests.serving.test_generator_server import start_server
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = [

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from provisioning.bundled import GGUF_SHA256, PROVENANCE_FILE, ProvisionError, is_provisioned, provision_generator
 from rag.models import ModelNotFoundError, generator_model_path
-from rag.provision import GGUF_SHA256, PROVENANCE_FILE, ProvisionError, is_provisioned, provision_generator
 from tests.helpers import make_settings
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from rag.serve import schema_in_prompt, strict
+from serving.generator_server import schema_in_prompt, strict
 from tests.app.test_browser import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.users import SignInThrottledError, UserError, UserStore
+from accounts.users import SignInThrottledError, UserError, UserStore
 
 REPO = Path(__file__).resolve().parents[2]
 

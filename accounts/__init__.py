@@ -1,0 +1,1 @@
+"""Accounts of the app: users, roles, passwords and sign-in throttling."""

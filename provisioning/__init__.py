@@ -1,0 +1,1 @@
+"""Getting the bundled models onto the machine (`python -m rag provision`)."""
