@@ -172,11 +172,12 @@ def run_command(
 
 def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None) -> dict:
     """One evaluation run (also what `schedule` runs); exits with a message on a bad set."""
-    from eval.report import History, write_report
+    from eval.report import write_report
     from eval.run import run_set
     from eval.sets import SetError, load_set
     from rag.models import quiet_model_loading
     from rag.pipeline import RagPipeline
+    from records.eval_history import History
 
     try:
         items = load_set(question_set)

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
-from eval.report import TREND_METRICS, History
+from records.eval_history import TREND_METRICS, History
 from ui import resources
 from ui.auth import current_user
 

@@ -213,7 +213,8 @@ def reports_page_as(role: str) -> None:
 def test_reports_page_shows_runs_and_trend_to_admins_only(
     tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from eval.report import History, write_report
+    from eval.report import write_report
+    from records.eval_history import History
 
     data = tmp_path / "data"
     app_env(monkeypatch, data, models_dir)

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from eval.report import CSP, History, write_report
+from eval.report import CSP, write_report
+from records.eval_history import History
 
 SCRIPT = "<script>alert(1)</script>"
 

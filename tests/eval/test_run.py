@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from eval.judge import JudgeUnavailableError, make_judge
-from eval.report import History
 from eval.run import run_set
 from eval.sets import EvalItem, save_set
 from rag.components import Components
@@ -19,6 +18,7 @@ from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
+from records.eval_history import History
 from tests.serving.test_generator_server import start_server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,9 +4,9 @@ timeout, so a writer never blocks readers and nobody gives up on a lock after SQ
 from pathlib import Path
 
 from accounts.users import UserStore
-from eval.report import History
 from ingest.jobs import JobQueue
 from rag.db import BUSY_TIMEOUT_S
+from records.eval_history import History
 
 
 def test_every_store_of_app_state_uses_wal_and_waits_for_locks(tmp_path: Path) -> None:
