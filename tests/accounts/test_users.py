@@ -133,6 +133,7 @@ def test_first_admin_from_the_setting_only_when_none_exists(tmp_path: Path) -> N
     assert users.verify("admin", "initial secret") is not None
 
 
+@pytest.mark.slow  # a subprocess
 def test_users_cli(tmp_path: Path) -> None:
     env = os.environ | {"RAG_DATA_DIR": str(tmp_path)}
 

@@ -7,14 +7,26 @@ import pytest
 
 from ingest.documents import DocumentService
 from ingest.index import Indexer
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedder import Embedder
 from rag.settings import Settings
+from tests.fakes import FakeEmbedder
 from tests.ingest.test_cli import run_ingest
 from tests.ingest.test_jobs import make_worker
 
 
+@pytest.fixture
+def settings(data_settings: Settings) -> Settings:
+    """A fresh data folder, no model: the embedder is a fake (these tests are about uploads, originals and deletes)."""
+    return data_settings
+
+
+@pytest.fixture
+def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
+    return fake_embedder
+
+
 def test_originals_follow_the_document_a_new_upload_replaces_it_and_delete_removes_it(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     worker = make_worker(settings, embedder)
     worker.indexer.originals = settings.originals_dir
@@ -38,13 +50,26 @@ def test_originals_follow_the_document_a_new_upload_replaces_it_and_delete_remov
     worker.run_one()
     assert worker.queue.job(job_id).message.startswith("updated: ")
 
-    result = run_ingest(settings, "delete", "boiler.md")
-    assert result.returncode == 0, result.stderr
+    assert service.delete("boiler.md")
     assert not second.exists() and not list(settings.originals_dir.iterdir())
 
 
+@pytest.mark.slow  # a subprocess
+def test_ingest_delete_on_the_command_line_removes_the_original(settings: Settings, embedder: Embedder) -> None:
+    worker = make_worker(settings, embedder)
+    worker.indexer.originals = settings.originals_dir
+    service = DocumentService.from_settings(settings, worker.indexer.store)
+    job_id = service.upload("boiler.md", b"# Boiler\n\nThe boiler is serviced every May.\n", user="ada")
+    worker.run_one()
+    original = Path(service.queue.job(job_id).path)
+    assert original.is_file() and service.documents()
+    result = run_ingest(settings, "delete", "boiler.md")
+    assert result.returncode == 0, result.stderr
+    assert not original.exists() and DocumentService.from_settings(settings).documents() == []
+
+
 def test_a_document_from_the_command_line_has_no_original_to_reingest(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nThe boiler is serviced every May.\n")

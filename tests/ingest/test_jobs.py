@@ -10,23 +10,33 @@ import pytest
 from ingest.index import Indexer
 from ingest.jobs import JobQueue, Worker, wait_for
 from ingest.uploads import UploadError, submit_upload
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedder import Embedder
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import open_store
+from tests.fakes import FakeEmbedder
 from tests.helpers import write_text_pdf
 
 
-def make_worker(settings: Settings, embedder: SentenceTransformerEmbedder, **queue_options: float) -> Worker:
+@pytest.fixture
+def settings(data_settings: Settings) -> Settings:
+    """A fresh data folder, no model: the embedder is a fake (these tests are about the queue and the worker)."""
+    return data_settings
+
+
+@pytest.fixture
+def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
+    return fake_embedder
+
+
+def make_worker(settings: Settings, embedder: Embedder, **queue_options: float) -> Worker:
     keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
     indexer = Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords, "eng")
     queue = JobQueue(settings.app_db, **queue_options)
     return Worker(queue, indexer, reopen=lambda: open_store(settings, fresh=True))
 
 
-def test_a_job_runs_to_done_with_progress_and_user(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_a_job_runs_to_done_with_progress_and_user(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     worker = make_worker(settings, embedder)
     pdf = write_text_pdf(tmp_path / "rules.pdf", ["Visitors sign the book at the desk. " * 30] * 2)
     job_id = worker.queue.submit("rules.pdf", pdf, "pdf", "ada")
@@ -42,7 +52,7 @@ def test_a_job_runs_to_done_with_progress_and_user(
 
 
 def test_a_bad_file_fails_with_its_reason_and_writes_nothing(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     worker = make_worker(settings, embedder)
     bad = tmp_path / "broken.pdf"
@@ -55,7 +65,7 @@ def test_a_bad_file_fails_with_its_reason_and_writes_nothing(
 
 
 def test_a_job_whose_worker_stopped_beating_is_requeued_once_then_failed(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     """As after a container restart: the new process may have the old one's pid (1) and another host name, so
     only the heartbeat tells that the job's worker is gone."""
@@ -77,7 +87,7 @@ def test_a_job_whose_worker_stopped_beating_is_requeued_once_then_failed(
 
 
 def test_a_running_worker_keeps_its_job_alive_with_heartbeats(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     worker = make_worker(settings, embedder, stale_after=0.6)
     other = make_worker(settings, embedder, stale_after=0.6)  # another app process, recovering jobs
@@ -103,7 +113,7 @@ def test_a_running_worker_keeps_its_job_alive_with_heartbeats(
 
 
 def test_the_worker_survives_a_locked_database_and_goes_on(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     """A lock held by another process for 2 s (longer than the queue waits) must not end the worker thread."""
     worker = make_worker(settings, embedder, timeout=0.1)
@@ -126,9 +136,7 @@ def test_the_worker_survives_a_locked_database_and_goes_on(
         worker.join(timeout=10)
 
 
-def test_the_worker_thread_picks_up_queued_jobs(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_the_worker_thread_picks_up_queued_jobs(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     worker = make_worker(settings, embedder)
     note = tmp_path / "note.md"
     note.write_text("# Note\n\nThe boiler is serviced every May.\n")
@@ -142,7 +150,7 @@ def test_the_worker_thread_picks_up_queued_jobs(
 
 
 def test_uploads_are_stored_queued_and_duplicates_refused(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     worker = make_worker(settings, embedder)
     store, queue = worker.indexer.store, worker.queue

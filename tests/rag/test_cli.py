@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rag.settings import ABSTAIN_ANSWER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +45,7 @@ def test_a_question_over_the_limit_is_refused_with_what_to_do(handbook_env: dict
     assert "error: The question is 169 characters long; the limit is 100 (RAG_MAX_QUESTION_CHARS)" in result.stderr
 
 
+@pytest.mark.slow  # a subprocess
 def test_missing_model_exits_with_the_command_to_fix_it(tmp_path: Path) -> None:
     env = {"RAG_DATA_DIR": str(tmp_path), "RAG_MODELS_DIR": str(tmp_path / "no-models")}
     result = ask(env, "Anything?")

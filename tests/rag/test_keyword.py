@@ -5,20 +5,33 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ingest.index import Indexer
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedder import Embedder
 from rag.keyword import POINTER, KeywordIndex
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.types import Chunk, Document
+from tests.fakes import FakeEmbedder
+
+
+@pytest.fixture
+def settings(data_settings: Settings) -> Settings:
+    """A fresh data folder, no model: the embedder is a fake (these tests are about BM25 and the store)."""
+    return data_settings
+
+
+@pytest.fixture
+def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
+    return fake_embedder
 
 
 def keyword_index(settings: Settings) -> KeywordIndex:
     return KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
 
 
-def indexer(settings: Settings, embedder: SentenceTransformerEmbedder, keywords: KeywordIndex | None) -> Indexer:
+def indexer(settings: Settings, embedder: Embedder, keywords: KeywordIndex | None) -> Indexer:
     return Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap, keywords)
 
 
@@ -33,9 +46,7 @@ def sources_found(keywords: KeywordIndex, store: Store, query: str) -> set[str]:
     return {chunk.source for chunk, _ in store.chunks_by_id(ids).values()}
 
 
-def test_index_follows_ingest_reingest_and_delete(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_index_follows_ingest_reingest_and_delete(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     keywords = keyword_index(settings)
     docs = indexer(settings, embedder, keywords)
     store = docs.store
@@ -62,9 +73,7 @@ def test_index_follows_ingest_reingest_and_delete(
     assert reopened.search("dinghies", 5) == keywords.search("dinghies", 5)
 
 
-def test_heading_path_is_searchable_but_not_shown(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_heading_path_is_searchable_but_not_shown(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     keywords = keyword_index(settings)
     docs = indexer(settings, embedder, keywords)
     path = write(tmp_path, "g.md", "# Volcanoes\n\n## Safety\n\nKeep a distance of two kilometres.\n")
@@ -77,9 +86,7 @@ def test_heading_path_is_searchable_but_not_shown(
     assert safety.search_text.startswith("Volcanoes > Safety\n")
 
 
-def test_rebuilt_after_a_crash_between_store_and_index(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_rebuilt_after_a_crash_between_store_and_index(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     """Documents written while the index was not updated (a crash, an old version, a removed folder)."""
     keywords = keyword_index(settings)
     docs = indexer(settings, embedder, keywords)
@@ -100,9 +107,7 @@ def test_rebuilt_after_a_crash_between_store_and_index(
     assert keyword_index(settings).sync(open_store(settings)) is True
 
 
-def test_uncommitted_chunks_never_enter_the_index(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_uncommitted_chunks_never_enter_the_index(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     """A crash after writing chunks but before the catalog record leaves chunks no search may return."""
     docs = indexer(settings, embedder, keyword_index(settings))
     list(docs.ingest_files([(write(tmp_path, "a.md", "Owls hunt mice at night."), "a.md")]))
@@ -120,9 +125,7 @@ def test_uncommitted_chunks_never_enter_the_index(
     assert fresh.search("walruses", 5) == []
 
 
-def test_another_process_change_is_picked_up(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
-) -> None:
+def test_another_process_change_is_picked_up(tmp_path: Path, settings: Settings, embedder: Embedder) -> None:
     reader_store = open_store(settings)
     reader = keyword_index(settings)
     assert reader.sync(reader_store) is True  # empty store: an empty index

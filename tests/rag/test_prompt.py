@@ -1,7 +1,7 @@
 import pytest
 
 from rag.generator import TransformersGenerator
-from rag.prompt import SYSTEM_PROMPT, context_block, grounded_messages, pack_context
+from rag.prompt import SYSTEM_PROMPT, context_block, grounded_messages, pack_context, passages_in_prompt, prompt_budget
 from rag.settings import ABSTAIN_ANSWER
 from rag.types import Chunk, Hit
 
@@ -47,3 +47,29 @@ def test_a_long_block_is_skipped_for_shorter_lower_ranked_ones(generator: Transf
 def test_no_room_for_any_block_is_a_clear_error(generator: TransformersGenerator) -> None:
     with pytest.raises(ValueError, match="RAG_CONTEXT_TOKENS"):
         pack_context("Q?", [hit("word " * 300)], generator.count_tokens, 120)
+
+
+def words(messages: list[dict[str, str]]) -> int:
+    """A stand-in token count: words (the real tokenizer's counts are tested above)."""
+    return sum(len(m["content"].split()) for m in messages)
+
+
+def test_packing_keeps_rank_order_and_skips_what_does_not_fit() -> None:
+    hits = [hit("one " * 10), hit("two " * 200), hit("three " * 10), hit("four " * 10)]
+    base = words(grounded_messages("Q?", []))
+    _, used = pack_context("Q?", hits, words, base + 40)
+    assert [h.chunk.text.split()[0] for h in used] == ["one", "three"]  # "two" is too long, "four" no longer fits
+    messages, used = pack_context("Q?", hits, words, 10_000)
+    assert used == hits and passages_in_prompt(messages[1]["content"]) == 4
+
+
+def test_nothing_to_pack_is_not_an_error_but_nothing_that_fits_is() -> None:
+    messages, used = pack_context("Q?", [], words, 50)
+    assert used == [] and messages[1]["content"].endswith("Question: Q?")
+    with pytest.raises(ValueError, match="Not even one passage fits in 20 prompt tokens"):
+        pack_context("Q?", [hit("word " * 50)], words, 20)
+
+
+def test_the_budget_is_the_smaller_window_minus_the_answer() -> None:
+    assert prompt_budget(2048, 8192, 256) == 1792
+    assert prompt_budget(2048, 1024, 256) == 768

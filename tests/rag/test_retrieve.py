@@ -1,11 +1,17 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from ingest.index import Indexer
+from rag.components import Components
 from rag.decide import relevant_passages
 from rag.embedder import SentenceTransformerEmbedder
 from rag.retrieve import Retriever, maximal_marginal_relevance, reciprocal_rank_fusion
 from rag.settings import Settings
 from rag.store import open_store
+from rag.types import Hit
+from tests.fakes import FakeEmbedder
 from tests.helpers import HANDBOOK_FACTS, OUT_OF_CORPUS
 
 MODES = ["dense", "bm25", "hybrid"]
@@ -110,3 +116,61 @@ def test_maximal_marginal_relevance_skips_near_duplicates() -> None:
     assert maximal_marginal_relevance(query, vectors, 2, lambda_=1.0) == [0, 1]  # relevance only
     assert maximal_marginal_relevance(query, vectors, 2, lambda_=0.5) == [0, 2]  # the copy is skipped
     assert maximal_marginal_relevance(query, vectors, 5, lambda_=0.5) == [0, 2, 1]
+
+
+# Fast: the same retriever on a fake embedder (bag of words), with real Chroma and bm25s. -----------------------
+
+TEXTS = {
+    "kayak.md": "The rowing club keeps its kayaks in the boathouse by the river.",
+    "kayak-copy.md": "The rowing club keeps its kayaks in the boathouse by the river.",
+    "honey.md": "The beekeepers harvest honey every August from the hives.",
+    "boathouse.md": "Boathouse opening hours are posted on the door.",
+}
+
+
+class Reversing:
+    """A reranker that puts the fused order upside down and remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        self.seen.append([h.chunk.source for h in hits])
+        return hits[::-1]
+
+
+def fake_retriever(tmp_path: Path, settings: Settings, **update: object) -> Retriever:
+    chosen = settings.model_copy(update=update)
+    embedder = FakeEmbedder()
+    parts = Components(chosen, embedder=embedder)
+    indexer = Indexer(parts.store, embedder, chosen.chunk_size, chosen.chunk_overlap, parts.keywords)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    for name, text in TEXTS.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        indexer.ingest(tmp_path / name, name)
+    return parts.retriever
+
+
+def test_each_mode_finds_by_its_own_signal_and_every_hit_has_a_cosine(tmp_path: Path, data_settings: Settings) -> None:
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = fake_retriever(tmp_path / mode, data_settings, retrieval_mode=mode).retrieve("honey harvest", 2)
+        assert hits[0].chunk.source == "honey.md", mode
+        assert all(-1.0 <= h.score <= 1.0 for h in hits) and hits[0].score > 0.3
+    assert fake_retriever(tmp_path / "empty", data_settings).retrieve("   ", 3) == []
+
+
+def test_the_reranker_reorders_only_its_candidates(tmp_path: Path, data_settings: Settings) -> None:
+    retriever = fake_retriever(tmp_path, data_settings, rerank_candidates=2)
+    plain = [h.chunk.source for h in retriever.retrieve("kayaks in the boathouse", 4)]
+    retriever.reranker = reranker = Reversing()
+    reranked = [h.chunk.source for h in retriever.retrieve("kayaks in the boathouse", 4)]
+    assert reranker.seen == [plain[:2]]
+    assert reranked == plain[:2][::-1] + plain[2:]
+
+
+def test_mmr_trades_a_duplicate_for_something_new(tmp_path: Path, data_settings: Settings) -> None:
+    relevance_only = fake_retriever(tmp_path / "a", data_settings, retrieval_mode="dense")
+    assert {h.chunk.source for h in relevance_only.retrieve("kayaks boathouse", 2)} == {"kayak.md", "kayak-copy.md"}
+    varied = fake_retriever(tmp_path / "b", data_settings, retrieval_mode="dense", mmr_lambda=0.5)
+    sources = [h.chunk.source for h in varied.retrieve("kayaks boathouse", 2)]
+    assert sources[0] in {"kayak.md", "kayak-copy.md"} and sources[1] == "boathouse.md"

@@ -74,16 +74,16 @@ def test_uncommitted_chunks_of_an_interrupted_write_stay_invisible(
     assert store.chunks.count() == 1
 
 
-def test_a_store_refuses_vectors_from_another_embedder(settings: Settings) -> None:
-    store = open_store(settings)
+def test_a_store_refuses_vectors_from_another_embedder(data_settings: Settings) -> None:
+    store = open_store(data_settings)
     store.bind("bundled", 384)
-    open_store(settings).bind("bundled", 384)  # same embedder: fine
+    open_store(data_settings).bind("bundled", 384)  # same embedder: fine
     with pytest.raises(StoreMismatchError, match="RAG_EMBEDDING_MODEL"):
-        open_store(settings).bind("intfloat/e5-small-v2", 384)
+        open_store(data_settings).bind("intfloat/e5-small-v2", 384)
 
 
-def test_telemetry_is_off(settings: Settings) -> None:
-    assert chroma_client(settings).get_settings().anonymized_telemetry is False
+def test_telemetry_is_off(data_settings: Settings) -> None:
+    assert chroma_client(data_settings).get_settings().anonymized_telemetry is False
 
 
 def test_chroma_default_onnx_model_is_never_downloaded(tmp_path: Path, settings: Settings) -> None:

@@ -135,6 +135,7 @@ def test_the_key_is_required_when_set(guarded_url: str) -> None:
     assert post(guarded_url, {"messages": SHORT, "max_tokens": 4}).status_code == 200
 
 
+@pytest.mark.slow  # a subprocess
 def test_listening_beyond_loopback_without_a_key_is_refused(tmp_path: Path) -> None:
     env = os.environ | {"RAG_DATA_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "rag", "serve", "--host", "0.0.0.0", "--port", str(free_port())]
