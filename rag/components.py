@@ -75,8 +75,8 @@ class Components:
     @cached_property
     def decider(self) -> Decider:
         """Score threshold and margin; with RAG_ADAPTER's answerability head too (which needs the generator)."""
-        with_head = self.settings.adapter is not None and Decider.head_of(self.settings) is not None
-        return Decider.from_settings(self.settings, self.generator if with_head else None)
+        needs_generator = Decider.head_of(self.settings) is not None
+        return Decider.from_settings(self.settings, self.generator if needs_generator else None)
 
     @cached_property
     def grounder(self) -> Grounder:

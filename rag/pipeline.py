@@ -39,7 +39,7 @@ class RagPipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> "RagPipeline":
         parts = Components(settings)
-        parts.store, parts.generator  # noqa: B018  (load the models now, not at the first question)
+        _ = parts.retriever, parts.generator, parts.decider  # load the models now, not at the first question
         return cls(parts)
 
     @property

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts.users import SignInThrottledError, UserError, UserStore
+from accounts.users import SignInThrottledError, UserError, UserStore, throttle_delay
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -152,3 +152,8 @@ def test_users_cli(tmp_path: Path) -> None:
     assert UserStore(tmp_path / "app.db").get("bob").role == "admin"  # type: ignore[union-attr]
     assert cli("remove", "bob").returncode == 0
     assert "bob" not in cli("list").stdout
+
+
+def test_the_wait_doubles_after_the_free_attempts_up_to_the_window() -> None:
+    assert [throttle_delay(n, free=3, window=900) for n in range(7)] == [0, 0, 0, 1, 2, 4, 8]
+    assert throttle_delay(40, free=3, window=900) == 900

@@ -98,13 +98,11 @@ def sign_in(app: AppTest, name: str, password: str, where: str = "main") -> None
     assert not app.exception, app.exception
 
 
-def test_login_required_for_readers_when_configured(
-    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_login_required_for_readers_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app_env(
         monkeypatch,
         tmp_path / "data",
-        models_dir,
+        tmp_path / "no-models",  # the sign-in page loads no model
         reader_access="login",
         admin_password="admin-pass-1",
         login_attempts="2",
@@ -179,10 +177,8 @@ def admin_page_as(role: str | None) -> None:
 
 
 @pytest.mark.parametrize("role", [None, "reader"])
-def test_admin_page_never_renders_for_others(
-    role: str | None, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app_env(monkeypatch, tmp_path / "data", models_dir)
+def test_admin_page_never_renders_for_others(role: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app_env(monkeypatch, tmp_path / "data", tmp_path / "no-models")
     st.cache_resource.clear()
     app = AppTest.from_function(admin_page_as, args=(role,), default_timeout=300)
     app.run()
@@ -210,14 +206,12 @@ def reports_page_as(role: str) -> None:
     reports.render()
 
 
-def test_reports_page_shows_runs_and_trend_to_admins_only(
-    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reports_page_shows_runs_and_trend_to_admins_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from eval.report import write_report
     from records.eval_history import History
 
     data = tmp_path / "data"
-    app_env(monkeypatch, data, models_dir)
+    app_env(monkeypatch, data, tmp_path / "no-models")
     history = History(data / "eval_history.db")
     for number, score in enumerate([0.5, 0.75]):
         report = {"run_id": f"run-{number}", "created_at": f"2026-11-2{number}T02:00:00+00:00", "set": "s.jsonl",

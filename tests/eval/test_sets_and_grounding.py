@@ -67,3 +67,17 @@ def test_grounding_check_flags_what_the_passages_do_not_say(embedder: SentenceTr
     unrelated = grounding_check("Cats sleep on warm roofs all afternoon.", [PASSAGE], embedder)
     assert unrelated[0] == 0.0
     assert split_claims("One claim here [2].\nAnother one there!") == ["One claim here .", "Another one there!"]
+
+
+def test_a_runs_summary_averages_what_was_scored_and_gives_latency_percentiles() -> None:
+    from eval.run import summarise
+
+    rows = [
+        {"abstained": False, "seconds": s, "scores": {"token_f1": f, "grounding_check": g}}
+        for s, f, g in [(1.0, 1.0, 0.5), (2.0, 0.0, None), (3.0, None, None), (10.0, 0.5, 1.0)]
+    ]
+    rows[2]["abstained"] = True
+    summary = summarise(rows)
+    assert summary["token_f1"] == 0.5 and summary["grounding_check"] == 0.75  # unscored items left out
+    assert summary["abstention_rate"] == 0.25 and summary["questions"] == 4
+    assert summary["latency_p50_s"] == 2.5 and summary["latency_p95_s"] == 10.0

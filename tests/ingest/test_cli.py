@@ -89,3 +89,20 @@ def test_if_empty_skips_a_store_that_has_documents(tmp_path: Path, settings: Set
     skipped = run_ingest(settings, "add", "--if-empty", str(second))
     assert skipped.returncode == 0 and "nothing to do" in skipped.stdout
     assert [d["source"] for d in json.loads(run_ingest(settings, "list", "--json").stdout)] == ["first.pdf"]
+
+
+def test_a_folder_names_its_files_by_their_path_inside_it_and_the_summary_counts(tmp_path: Path) -> None:
+    from ingest.cli import collect, summary
+    from ingest.index import IngestResult
+
+    (tmp_path / "docs" / "guides").mkdir(parents=True)
+    (tmp_path / "docs" / "guides" / "setup.md").write_text("x")
+    (tmp_path / "docs" / ".hidden.md").write_text("x")
+    (tmp_path / "docs" / "photo.png").write_bytes(b"x")
+    batch = collect([tmp_path / "docs", tmp_path / "missing.pdf"])
+    assert [source for _, source in batch.files] == ["guides/setup.md"]
+    assert batch.skipped == 1 and batch.problems == [f"{tmp_path / 'missing.pdf'}: no such file or folder"]
+    results = [IngestResult("a.pdf", "added", 3, 10), IngestResult("b.md", "unchanged", None, 2)]
+    assert summary(results, failed=1, skipped=2, seconds=1.25) == (
+        "Ingested 3 files (1 added, 1 unchanged, 1 failed, 2 unsupported skipped): 3 pages, 10 chunks in 1.2 s"
+    )

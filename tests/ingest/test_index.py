@@ -1,3 +1,6 @@
+"""Ingestion writes whole documents and only when the content changed (fake embedder: the vectors do not matter
+here; tests/rag/test_pipeline.py ingests with the real one)."""
+
 import shutil
 from pathlib import Path
 
@@ -5,14 +8,26 @@ import pytest
 
 from ingest.index import Indexer
 from ingest.loaders import LoadError
-from rag.embedder import SentenceTransformerEmbedder
+from rag.embedder import Embedder
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.types import file_sha256
+from tests.fakes import FakeEmbedder
 from tests.helpers import write_text_pdf
 
 
-def make_indexer(settings: Settings, embedder: SentenceTransformerEmbedder) -> Indexer:
+@pytest.fixture
+def settings(data_settings: Settings) -> Settings:
+    """A fresh data folder, no model: the embedder is a fake (these tests are about what is written when)."""
+    return data_settings
+
+
+@pytest.fixture
+def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
+    return fake_embedder
+
+
+def make_indexer(settings: Settings, embedder: Embedder) -> Indexer:
     return Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap)
 
 
@@ -21,7 +36,7 @@ def all_chunk_ids(store: Store) -> list[str]:
 
 
 def test_ingest_then_reingest_unchanged_changes_nothing(
-    settings: Settings, embedder: SentenceTransformerEmbedder, handbook_pdf: Path
+    settings: Settings, embedder: Embedder, handbook_pdf: Path
 ) -> None:
     indexer = make_indexer(settings, embedder)
     first = indexer.ingest(handbook_pdf, "handbook.pdf")
@@ -37,7 +52,7 @@ def test_ingest_then_reingest_unchanged_changes_nothing(
 
 
 def test_changed_file_replaces_its_chunks_without_duplicates(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     indexer = make_indexer(settings, embedder)
     path = write_text_pdf(tmp_path / "policy.pdf", ["Old rule: badges are blue.", "Second page, old version."])
@@ -54,21 +69,19 @@ def test_changed_file_replaces_its_chunks_without_duplicates(
     assert [d.source for d in indexer.store.documents()] == ["policy.pdf"]
 
 
-def test_ids_are_deterministic_across_stores(
-    tmp_path: Path, models_dir: Path, embedder: SentenceTransformerEmbedder, handbook_pdf: Path
-) -> None:
+def test_ids_are_deterministic_across_stores(tmp_path: Path, embedder: Embedder, handbook_pdf: Path) -> None:
     from tests.helpers import make_settings
 
     stores = []
     for name in ("a", "b"):
-        indexer = make_indexer(make_settings(tmp_path / name, models_dir), embedder)
+        indexer = make_indexer(make_settings(tmp_path / name, tmp_path / "no-models"), embedder)
         indexer.ingest(handbook_pdf, "handbook.pdf")
         stores.append(all_chunk_ids(indexer.store))
     assert stores[0] == stores[1]
 
 
 def test_a_file_that_fails_writes_nothing_and_keeps_the_old_version(
-    tmp_path: Path, settings: Settings, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, settings: Settings, embedder: Embedder
 ) -> None:
     indexer = make_indexer(settings, embedder)
     path = write_text_pdf(tmp_path / "manual.pdf", ["The manual says hello."])
@@ -82,6 +95,6 @@ def test_a_file_that_fails_writes_nothing_and_keeps_the_old_version(
     assert indexer.store.document("manual.pdf").sha256 == file_sha256(tmp_path / "backup.pdf")  # type: ignore[union-attr]
 
 
-def test_chunk_size_beyond_the_embedder_is_refused(settings: Settings, embedder: SentenceTransformerEmbedder) -> None:
+def test_chunk_size_beyond_the_embedder_is_refused(settings: Settings, embedder: Embedder) -> None:
     with pytest.raises(ValueError, match="longer than the embedder reads"):
         Indexer(open_store(settings), embedder, 300, 20)

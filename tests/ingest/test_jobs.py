@@ -165,3 +165,35 @@ def test_uploads_are_stored_queued_and_duplicates_refused(
     worker.run_one()
     with pytest.raises(UploadError, match=r"same content as 'boiler\.md', already in the knowledge base"):
         submit_upload("again.md", data, user="ada", **options)  # type: ignore[arg-type]
+
+
+def test_an_app_db_from_before_heartbeats_gets_the_new_columns(settings: Settings) -> None:
+    settings.app_db.parent.mkdir(parents=True)
+    old = sqlite3.connect(settings.app_db)
+    old.execute(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, path TEXT NOT NULL, kind TEXT, "
+        "submitted_by TEXT, force INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', "
+        "done INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, "
+        "host TEXT, pid INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO jobs (source, path, state, created_at, updated_at) VALUES ('a.md', 'a', 'running', 'x', 'x')"
+    )
+    old.commit()
+    old.close()
+    queue = JobQueue(settings.app_db)
+    job = queue.jobs()[0]
+    assert (job.worker, job.heartbeat_at) == (None, None)
+    assert [j.id for j in queue.interrupted()] == [job.id]  # a job without a heartbeat is an interrupted one
+
+
+def test_only_one_worker_requeues_an_interrupted_job(settings: Settings) -> None:
+    queue = JobQueue(settings.app_db, stale_after=0.0)
+    job_id = queue.submit("a.md", Path("a.md"))
+    queue.claim("gone")
+    time.sleep(0.01)
+    seen_by_two = queue.interrupted()  # two workers look at the same time
+    assert [queue.requeue(job) for job in seen_by_two * 2] == ["queued", None]
+    assert queue.job(job_id).state == "queued" and queue.pending_sources() == {"a.md"}
+    queue.finish(job_id, "done", "ok")
+    assert queue.pending_sources() == set()

@@ -18,6 +18,7 @@ from rag.cli import app as rag_cli
 from rag.components import Components
 from rag.rerank import CrossEncoderReranker
 from rag.settings import Settings
+from tests.fakes import FakeEmbedder, FakeGenerator
 from tests.helpers import HANDBOOK_FACTS, HANDBOOK_SECTIONS
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -95,3 +96,19 @@ def test_parts_are_built_once_and_only_when_asked_for(handbook_settings: Setting
     assert parts.retriever is parts.retriever and parts.retriever.store is parts.store
     assert "generator" not in parts.__dict__  # retrieval never loaded the generator
     assert parts.reranker is None  # RAG_RERANKER_MODEL unset
+
+
+def test_parts_handed_in_are_the_ones_used(data_settings: Settings) -> None:
+    embedder, generator = FakeEmbedder(), FakeGenerator()
+    parts = Components(data_settings, embedder=embedder, generator=generator)
+    assert parts.embedder is embedder and parts.generator is generator
+    assert parts.retriever.embedder is embedder and parts.decider.head is None and parts.decider.generator is None
+    assert parts.grounder("It costs 40 euros.", ["It costs 40 euros."])[0] == 1.0
+
+
+def test_reopening_the_store_rebuilds_the_retriever_and_keeps_the_rest(data_settings: Settings) -> None:
+    parts = Components(data_settings, embedder=FakeEmbedder())
+    store, retriever, keywords = parts.store, parts.retriever, parts.keywords
+    parts.reopen_store()
+    assert parts.store is not store and parts.retriever is not retriever
+    assert parts.retriever.store is parts.store and parts.keywords is keywords

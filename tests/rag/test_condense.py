@@ -52,3 +52,16 @@ def test_a_long_chat_of_follow_ups_does_not_grow_the_query() -> None:
         history.append(Turn("And what about it?", query))
     assert len(query.split()) <= MAX_CARRIED_WORDS + 4
     assert query.endswith("And what about it?")
+
+
+def test_the_models_rewrite_is_used_and_an_unusable_one_falls_back_to_the_rules() -> None:
+    from tests.fakes import FakeGenerator
+
+    rewriter = FakeGenerator("Where is the monthly parking permit sold?\nExtra line.")
+    assert model_query(rewriter, [PARKING], "Where is it sold?") == "Where is the monthly parking permit sold?"  # type: ignore[arg-type]
+    sent = rewriter.streamed[0]["messages"]
+    assert sent[-1]["content"].endswith("Follow-up question: Where is it sold?")  # type: ignore[index]
+    rambling = FakeGenerator("word " * 200)
+    assert model_query(rambling, [PARKING], "Where is it sold?") == rules_query([PARKING], "Where is it sold?")  # type: ignore[arg-type]
+    echo = FakeGenerator("where is it sold?")
+    assert model_query(echo, [PARKING], "Where is it sold?") == rules_query([PARKING], "Where is it sold?")  # type: ignore[arg-type]

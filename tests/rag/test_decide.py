@@ -79,3 +79,8 @@ def test_a_head_that_says_answerable_keeps_the_model_from_abstaining(generator: 
 def test_without_a_head_every_prompt_is_answered(generator: TransformersGenerator) -> None:
     reply = Decider(0.35, 0.15).reply(generator, PROMPT, **GREEDY)
     assert "".join(reply.pieces) == "".join(generator.stream(PROMPT, **GREEDY)) and reply.p_unanswerable is None
+
+
+def test_a_head_needs_the_generator_it_reads() -> None:
+    with pytest.raises(ValueError, match="needs the generator"):
+        Decider(0.35, 0.15, head_of(3, 0.0))

@@ -13,6 +13,7 @@ from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store, StoreMismatchError, chroma_client, chunk_id, open_store
 from rag.types import Chunk, Document
+from tests.fakes import FakeEmbedder
 from tests.helpers import make_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +157,22 @@ def test_same_code_against_a_chroma_server(
     assert store.delete_document("zoo.pdf") and store.chunks.count() == 0
     assert open_store(settings).is_empty()
     assert hybrid.retrieve("twenty hours", 1) == []
+
+
+def test_a_complete_reembedded_copy_replaces_the_live_store_and_an_incomplete_one_does_not(
+    data_settings: Settings,
+) -> None:
+    from rag.store import ChromaStore, finish_swap, staging_name
+
+    client = chroma_client(data_settings)
+    embedder = FakeEmbedder()
+    live = ChromaStore(client, "kb")
+    put(live, embedder, "old.pdf", ["Old vectors."], "a" * 64)  # type: ignore[arg-type]
+    staged = ChromaStore(client, staging_name("kb"))
+    put(staged, embedder, "new.pdf", ["New vectors."], "b" * 64)  # type: ignore[arg-type]
+    finish_swap(client, "kb")  # not marked complete: the live store stays
+    assert [d.source for d in ChromaStore(client, "kb").documents()] == ["old.pdf"]
+    staged.docs.modify(metadata={"complete": True})
+    finish_swap(client, "kb")
+    assert [d.source for d in ChromaStore(client, "kb").documents()] == ["new.pdf"]
+    assert staging_name("kb") + "-docs" not in {c.name for c in client.list_collections()}

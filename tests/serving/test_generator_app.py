@@ -124,3 +124,21 @@ def test_only_loopback_may_go_without_a_key(host: str, key: str | None, allowed:
     else:
         with pytest.raises(ServeConfigError, match="set RAG_SERVE_API_KEY"):
             check_exposure(host, ServeLimits(api_key=key))
+
+
+def test_which_tool_a_request_forces() -> None:
+    from serving.generator_server import ChatRequest, forced_tool, strict
+
+    tool = {"type": "function", "function": {"name": "record", "parameters": SCHEMA}}
+    other = {"type": "function", "function": {"name": "other", "parameters": SCHEMA}}
+
+    def chosen(**fields: object) -> str | None:
+        found = forced_tool(ChatRequest(messages=HI, **fields))  # type: ignore[arg-type]
+        return found["name"] if found else None
+
+    assert chosen(tools=[tool]) == "record"  # one tool and no choice: it is the one
+    assert chosen(tools=[tool, other]) is None and chosen(tools=[tool, other], tool_choice="required") == "record"
+    assert chosen(tools=[tool, other], tool_choice={"type": "function", "function": {"name": "other"}}) == "other"
+    assert chosen(tools=[tool], tool_choice="none") is None
+    nested = {"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}}}}
+    assert strict(nested)["properties"]["a"]["additionalProperties"] is False
