@@ -9,10 +9,12 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from rag.generator import Messages, PromptRead, TokenStream
+from rag.settings import Settings
 
 _WORDS = re.compile(r"\w+")
 
@@ -92,3 +94,17 @@ class FakeGenerator:
     def read_prompt(self, messages: Messages, layers: Sequence[int]) -> PromptRead:
         self.read.append(messages)
         return PromptRead({layer: self.hidden for layer in layers}, resume=("read", len(self.read)))
+
+
+# Fixtures for test modules where the models are incidental: `from tests.fakes import embedder, settings` there
+# replaces conftest's real embedder and model-backed settings with the fake and a bare data folder.
+
+
+@pytest.fixture
+def settings(data_settings: Settings) -> Settings:
+    return data_settings
+
+
+@pytest.fixture
+def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
+    return fake_embedder

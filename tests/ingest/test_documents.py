@@ -9,20 +9,9 @@ from ingest.documents import DocumentService
 from ingest.index import Indexer
 from rag.embedder import Embedder
 from rag.settings import Settings
-from tests.fakes import FakeEmbedder
+from tests.fakes import embedder, settings  # noqa: F401  (fixtures: the fake embedder, a bare data folder)
 from tests.ingest.test_cli import run_ingest
 from tests.ingest.test_jobs import make_worker
-
-
-@pytest.fixture
-def settings(data_settings: Settings) -> Settings:
-    """A fresh data folder, no model: the embedder is a fake (these tests are about uploads, originals and deletes)."""
-    return data_settings
-
-
-@pytest.fixture
-def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
-    return fake_embedder
 
 
 def test_originals_follow_the_document_a_new_upload_replaces_it_and_delete_removes_it(

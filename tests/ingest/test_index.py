@@ -12,19 +12,8 @@ from rag.embedder import Embedder
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.types import file_sha256
-from tests.fakes import FakeEmbedder
+from tests.fakes import embedder, settings  # noqa: F401  (fixtures: the fake embedder, a bare data folder)
 from tests.helpers import write_text_pdf
-
-
-@pytest.fixture
-def settings(data_settings: Settings) -> Settings:
-    """A fresh data folder, no model: the embedder is a fake (these tests are about what is written when)."""
-    return data_settings
-
-
-@pytest.fixture
-def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
-    return fake_embedder
 
 
 def make_indexer(settings: Settings, embedder: Embedder) -> Indexer:

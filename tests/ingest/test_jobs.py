@@ -14,19 +14,8 @@ from rag.embedder import Embedder
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import open_store
-from tests.fakes import FakeEmbedder
+from tests.fakes import embedder, settings  # noqa: F401  (fixtures: the fake embedder, a bare data folder)
 from tests.helpers import write_text_pdf
-
-
-@pytest.fixture
-def settings(data_settings: Settings) -> Settings:
-    """A fresh data folder, no model: the embedder is a fake (these tests are about the queue and the worker)."""
-    return data_settings
-
-
-@pytest.fixture
-def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
-    return fake_embedder
 
 
 def make_worker(settings: Settings, embedder: Embedder, **queue_options: float) -> Worker:

@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from ingest.index import Indexer
 from rag.embedder import Embedder
@@ -13,18 +12,7 @@ from rag.keyword import POINTER, KeywordIndex
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.types import Chunk, Document
-from tests.fakes import FakeEmbedder
-
-
-@pytest.fixture
-def settings(data_settings: Settings) -> Settings:
-    """A fresh data folder, no model: the embedder is a fake (these tests are about BM25 and the store)."""
-    return data_settings
-
-
-@pytest.fixture
-def embedder(fake_embedder: FakeEmbedder) -> FakeEmbedder:
-    return fake_embedder
+from tests.fakes import embedder, settings  # noqa: F401  (fixtures: the fake embedder, a bare data folder)
 
 
 def keyword_index(settings: Settings) -> KeywordIndex:
