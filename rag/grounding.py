@@ -1,7 +1,7 @@
 """A deterministic grounding check (no judge model): is each sentence of an answer backed by the passages?
 
 A claim (one sentence of the answer) counts as supported when
-- every number in it appears in the passages,
+- every number in it appears in the passages (as a number: "1" is not found in "128"),
 - every name in it (a capitalised word not opening the sentence) appears in the passages, and
 - it is close in meaning to some passage sentence (embedding cosine >= `min_similarity`) or most of its content
   words occur in one passage sentence.
@@ -23,14 +23,26 @@ _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _CITATION = re.compile(r"\[\d+\]")
+_WRAPPED = re.compile(r"(?<=[^\s.!?:])[ \t]*\n[ \t]*(?=[a-z(`'\"])")
 _STOP = frozenset(
     re.findall(r"\w+", "the a an of to in on at for and or is are was were be it this that with by as from")
 )
 
 
+def content_words(text: str) -> set[str]:
+    """The lower-cased words of a text that carry meaning (the overlap the check compares)."""
+    return {w.lower() for w in _WORD.findall(text)} - _STOP
+
+
 def split_claims(answer: str) -> list[str]:
     cleaned = _CITATION.sub("", answer)
     return [s.strip() for s in _SENTENCES.split(cleaned) if len(_WORD.findall(s)) >= 2]
+
+
+def passage_sentences(passage: str) -> list[str]:
+    """A passage's sentences, with lines wrapped in mid-sentence (the next line goes on in lower case, as in
+    Markdown wrapped at a fixed width) joined again, so that a sentence is compared whole."""
+    return split_claims(_WRAPPED.sub(" ", passage))
 
 
 def _names(sentence: str) -> set[str]:
@@ -47,14 +59,15 @@ def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> Gro
         return None, []
     context = "\n".join(passages)
     lowered = context.lower()
-    context_sentences = [s for p in passages for s in split_claims(p)] or passages
+    context_sentences = [s for p in passages for s in passage_sentences(p)] or passages
+    context_numbers = set(_NUMBER.findall(context))
     similarity = embedder.embed(claims) @ embedder.embed(context_sentences).T
     context_words = [{w.lower() for w in _WORD.findall(s)} for s in context_sentences]
     checked = []
     for number, claim in enumerate(claims):
-        missing_numbers = [n for n in _NUMBER.findall(claim) if n not in context]
+        missing_numbers = [n for n in _NUMBER.findall(claim) if n not in context_numbers]  # "1" is not in "128"
         missing_names = sorted(n for n in _names(claim) if n.lower() not in lowered)
-        words = {w.lower() for w in _WORD.findall(claim)} - _STOP
+        words = content_words(claim)
         overlap = max((len(words & ws) / len(words) for ws in context_words), default=0.0) if words else 1.0
         close = float(np.max(similarity[number])) >= MIN_SIMILARITY or overlap >= MIN_WORD_OVERLAP
         if missing_numbers:

@@ -1,6 +1,6 @@
 """The grounding check's rules, on a fake embedder (tests/eval/test_sets_and_grounding.py: the real one)."""
 
-from rag.grounding import grounding_check, split_claims
+from rag.grounding import grounding_check, passage_sentences, split_claims
 from rag.settings import ABSTAIN_ANSWER
 from tests.fakes import FakeEmbedder
 
@@ -26,6 +26,24 @@ def test_a_sentence_copied_from_the_passage_is_supported() -> None:
 def test_numbers_and_names_not_in_the_passages_are_caught() -> None:
     assert check("The cafeteria closes at 16:00 on weekdays.") == [(False, "numbers not in the passages: 16:00")]
     assert check("The cafeteria is run by Peter Smith.") == [(False, "names not in the passages: Peter, Smith")]
+
+
+def test_a_number_is_found_only_as_a_whole_number() -> None:
+    assert check("The cafeteria closes at 5:00.") == [(False, "numbers not in the passages: 5:00")]  # in "15:00"
+    assert check("It opens at 7 on weekdays.") == [(False, "numbers not in the passages: 7")]  # in "7:30"
+
+
+def test_a_passage_sentence_wrapped_over_lines_is_compared_whole() -> None:
+    wrapped = (
+        "The documents table lists every document with its size and the time it was\n"
+        "ingested. Choose one\nto delete it.\n- a list item\n- another item"
+    )
+    assert passage_sentences(wrapped) == [
+        "The documents table lists every document with its size and the time it was ingested.",
+        "Choose one to delete it.",
+        "- a list item",
+        "- another item",
+    ]
 
 
 def test_a_sentence_about_something_else_is_not_backed() -> None:
