@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from rag.adapter import AdapterError, adapter_head
 from rag.answerability import AnswerabilityHead
-from rag.generator import Generator, Messages, PromptRead
+from rag.echo import until_markup
+from rag.generator import Generator, Messages, PromptRead, TokenStream
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.types import Hit
 
@@ -98,7 +99,8 @@ class Decider:
             resume=verdict.resume,
             avoid_opening=avoid,
         )
-        return Reply(pieces, False, verdict.p_unanswerable)
+        cut = TokenStream(until_markup(pieces), lambda: getattr(pieces, "new_tokens", 0))  # ends at prompt markup
+        return Reply(cut, False, verdict.p_unanswerable)
 
 
 def check_fits(head: AnswerabilityHead, generator: Generator, settings: Settings) -> None:
