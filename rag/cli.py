@@ -24,7 +24,7 @@ app = typer.Typer(help="Ask questions about the ingested documents.", no_args_is
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer from the documents.")],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object (answer, abstained, sources).")
+        bool, typer.Option("--json", help="Print one JSON object (answer, abstained, sources, mode).")
     ] = False,
     top_k: Annotated[int | None, typer.Option(help="Passages to retrieve (default: RAG_TOP_K).")] = None,
 ) -> None:
@@ -44,6 +44,8 @@ def ask(
     for piece in answer.stream():
         typer.echo(piece, nl=False)
     typer.echo()
+    if answer.generated_text is not None:  # RAG_ANSWER_MODE=auto replaced an answer the passages do not back
+        typer.echo(f"\nNot backed by the passages. Quoted from the documents instead:\n{answer.text}")
     for number, source in enumerate(answer.sources, start=1):
         where = source.source if source.page is None else f"{source.source}, page {source.page}"
         typer.echo(f"[{number}] {where} (score {source.score:.2f})")

@@ -6,22 +6,28 @@ generate -> check grounding. Each stage is a part built by `Components`; this mo
     decide    no relevant passage -> abstain without the model (rag/decide.py, RAG_RELEVANCE_*)
     pack      the passages that fit, in delimited blocks, into the chat prompt (rag/prompt.py)
     decide    the adapter's answerability head, when it has one: abstain, or answer from the same prompt read
-    generate  the reply, streamed (rag/generator.py)
-    ground    each sentence of the finished answer checked against the passages (rag/grounding.py), on demand
+    generate  the reply, streamed (rag/generator.py); or, with RAG_ANSWER_MODE=quote, the passages' best
+              sentences (rag/quote.py)
+    ground    each sentence of the finished answer checked against the passages (rag/grounding.py); with
+              RAG_ANSWER_MODE=auto an answer it does not back, or one that echoes the passages, is replaced
+              by quoted evidence
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rag.components import Components
 from rag.condense import standalone_query
+from rag.echo import echoes
 from rag.embedder import Embedder
 from rag.generator import Generator
 from rag.prompt import pack_context, prompt_budget
+from rag.quote import pick_quotes, quoted_answer
 from rag.retrieve import Retriever
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
-from rag.types import Answer, Source, Turn
+from rag.types import Answer, Finisher, Source, Turn
 
 
 class QuestionError(ValueError):
@@ -108,6 +114,15 @@ class RagPipeline:
             )
         except ValueError as err:  # not even one passage fits beside the question
             raise QuestionError(f"The question leaves no room for the documents in the prompt. {err}") from err
+        sources = [Source.from_hit(h) for h in used]
+
+        def made(pieces: Iterable[str], abstained: bool, **how: Any) -> Answer:
+            return Answer(question, sources, pieces, abstained, started, query, parts.grounder, **how)
+
+        if s.answer_mode == "quote":  # no generation: the passages' own sentences (the head may still abstain)
+            verdict = parts.decider.answerable(messages)
+            return made([ABSTAIN_ANSWER] if verdict.abstain else [self.quote(query, sources)], verdict.abstain,
+                        mode="quoted")  # fmt: skip
         reply = parts.decider.reply(
             self.generator,
             messages,
@@ -115,7 +130,27 @@ class RagPipeline:
             temperature=s.temperature if temperature is None else temperature,
             top_p=top_p or s.top_p,
         )
-        sources = [Source.from_hit(h) for h in used]
-        return Answer(
-            question, sources, reply.pieces, reply.abstained, started, query, parts.grounder, reply.p_unanswerable
-        )
+        finisher = self.keep_or_quote(query) if s.answer_mode == "auto" else None
+        return made(reply.pieces, reply.abstained, p_unanswerable=reply.p_unanswerable, finisher=finisher)
+
+    def quote(self, query: str, sources: list[Source]) -> str:
+        return quoted_answer(pick_quotes(query, [source.text for source in sources], self.embedder))
+
+    def keep_or_quote(self, query: str) -> Finisher:
+        """auto mode: keep the model's answer when it does not echo the passages and the grounding check backs
+        every sentence of it by the quoted evidence itself (the passages' sentences that best answer the
+        question); otherwise answer with that evidence. Checked against all passages, a small model's answer
+        passes too easily: a number or a word of it usually occurs somewhere in five passages."""
+
+        def finish(answer: Answer) -> None:
+            if answer.abstained:
+                return
+            passages = [source.text for source in answer.sources]
+            quotes = pick_quotes(query, passages, self.embedder)
+            if not quotes:
+                return
+            backed, _ = self.parts.grounder(answer.text, [q.text for q in quotes])
+            if backed != 1.0 or echoes(answer.text, passages):
+                answer.replace_with_quotes(quoted_answer(quotes))
+
+        return finish

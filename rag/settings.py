@@ -15,6 +15,7 @@ Device = Literal["auto", "cpu", "cuda", "mps"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 FollowUp = Literal["off", "rules", "model"]
+AnswerMode = Literal["generate", "quote", "auto"]
 ReaderAccess = Literal["open", "login"]
 
 
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
     )
     context_tokens: int = Field(2048, ge=256, description="Most tokens of prompt plus answer given to the generator.")
     max_new_tokens: int = Field(256, ge=1, le=4096)
+    answer_mode: AnswerMode = Field(
+        "auto", description="generate: the model writes; quote: the passages' best sentences; auto: see README."
+    )
     max_question_chars: int = Field(2000, ge=16, le=100_000, description="Longest question accepted.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
     top_p: float = Field(1.0, gt=0.0, le=1.0)

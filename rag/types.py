@@ -3,6 +3,7 @@ retrieval), sources, turns and answers (pipeline -> app, CLI, eval). Plain datac
 store, model or web framework."""
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -10,6 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from rag.settings import ABSTAIN_ANSWER
+
+_OPEN, _CLOSE = '"\u201c\u2018', '"\u201d\u2019'  # straight and curly quotation marks
+QUOTED_QUESTION = re.compile(f"[{_OPEN}][^{_OPEN}{_CLOSE}]{{2,200}}\\?[{_CLOSE}]")
+
+
+def without_quoted_questions(text: str) -> str:
+    """The text with questions it quotes (`for example "How do I delete a document?"`) left out: a passage that
+    mentions a question is not an answer to it, and must not match it better than the passage that answers."""
+    return QUOTED_QUESTION.sub(" ", text)
 
 
 @dataclass(frozen=True)
@@ -23,8 +33,9 @@ class Chunk:
     @property
     def search_text(self) -> str:
         """What is embedded and keyword-indexed: the heading path gives a passage its context
-        ("Install > From source"), while readers are shown `text` alone."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        ("Install > From source"), while readers are shown `text` alone. Quoted questions are left out."""
+        text = without_quoted_questions(self.text)
+        return f"{self.heading}\n{text}" if self.heading else text
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class Claim:
 
 Grounding = tuple[float | None, list[Claim]]  # (share of supported sentences, the sentences); (None, []) for none
 Grounder = Callable[[str, list[str]], Grounding]
+Finisher = Callable[["Answer"], None]  # runs once the answer is complete (e.g. keep it or quote instead)
 
 
 class Answer:
@@ -101,18 +113,23 @@ class Answer:
         query: str | None = None,
         grounder: Grounder | None = None,
         p_unanswerable: float | None = None,
+        mode: str = "generated",
+        finisher: Finisher | None = None,
     ) -> None:
         self.question = question
         self.query = query or question  # what was searched for: the standalone form of a follow-up question
         self.sources = sources
         self.abstained = abstained
         self.p_unanswerable = p_unanswerable  # the answerability head's verdict, when one read the prompt
+        self.mode = mode  # "generated" (the model wrote it) or "quoted" (sentences of the passages)
+        self.generated_text: str | None = None  # the model's answer, when quoted evidence replaced it
         self.text = ""
         self.first_token_s: float | None = None  # seconds from the question to the first streamed piece
         self._pieces = pieces
         self._started = started  # time.perf_counter() when the question arrived
         self._grounder = grounder
         self._grounding: Grounding | None = None
+        self._finisher = finisher
 
     def stream(self) -> Iterator[str]:
         for piece in self._pieces:
@@ -124,6 +141,13 @@ class Answer:
         if self.text.startswith(ABSTAIN_ANSWER.rstrip(".")):  # the model abstained on its own
             self.abstained = True
             self.text = ABSTAIN_ANSWER  # the contract's exact text, whatever the model added after it
+        if self._finisher is not None:
+            self._finisher(self)
+
+    def replace_with_quotes(self, text: str) -> None:
+        """Quoted evidence instead of the model's answer (kept in `generated_text`)."""
+        self.generated_text, self.text, self.mode = self.text, text, "quoted"
+        self._grounding = None
 
     @property
     def new_tokens(self) -> int:
@@ -143,7 +167,8 @@ class Answer:
         """The JSON object of `python -m rag ask --json` (contract in DESIGN.md)."""
         for _ in self.stream():
             pass
-        return {"answer": self.text, "abstained": self.abstained, "sources": [asdict(s) for s in self.sources]}
+        sources = [asdict(s) for s in self.sources]
+        return {"answer": self.text, "abstained": self.abstained, "sources": sources, "mode": self.mode}
 
     def turn(self) -> Turn:
         """This exchange, for the history of the next question."""

@@ -22,7 +22,7 @@ def test_ask_json_matches_the_contract(handbook_env: dict[str, str]) -> None:
     result = ask(handbook_env, "How much does a monthly parking permit cost?")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"answer", "abstained", "sources"}
+    assert set(answer) == {"answer", "abstained", "sources", "mode"} and answer["mode"] in ("generated", "quoted")
     assert isinstance(answer["answer"], str) and "40" in answer["answer"]
     assert answer["abstained"] is False
     assert 1 <= len(answer["sources"]) <= 5
@@ -36,7 +36,12 @@ def test_ask_json_matches_the_contract(handbook_env: dict[str, str]) -> None:
 
 def test_ask_json_abstains_out_of_corpus(handbook_env: dict[str, str]) -> None:
     result = ask(handbook_env, "Who won the 2018 FIFA World Cup?")
-    assert json.loads(result.stdout) == {"answer": ABSTAIN_ANSWER, "abstained": True, "sources": []}
+    assert json.loads(result.stdout) == {
+        "answer": ABSTAIN_ANSWER,
+        "abstained": True,
+        "sources": [],
+        "mode": "generated",
+    }
 
 
 def test_a_question_over_the_limit_is_refused_with_what_to_do(handbook_env: dict[str, str]) -> None:

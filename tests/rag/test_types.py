@@ -1,4 +1,4 @@
-"""The Answer as the app, the CLI and eval read it."""
+"""The shared types: the Answer as the app, the CLI and eval read it; what a chunk is searched by."""
 
 import time
 
@@ -13,6 +13,7 @@ def test_the_json_of_rag_ask_has_exactly_the_contract_fields() -> None:
         "answer": "It costs 40 euros.",
         "abstained": False,
         "sources": [{"source": "a.pdf", "page": 3, "score": 0.6123, "text": "Forty euros."}],
+        "mode": "generated",
     }
 
 
@@ -27,3 +28,11 @@ def test_streaming_times_the_first_piece_and_the_turn_carries_the_query() -> Non
     assert answer.first_token_s is not None and 0 <= answer.first_token_s < 5
     assert answer.turn() == Turn("Where?", "Permit? Where?", "At the desk.")
     assert answer.grounding == (None, [])  # no grounding check was given
+
+
+def test_search_text_leaves_out_quoted_questions_but_readers_see_them() -> None:
+    text = 'Type a question, for example "How do I delete a document?", and press Enter. Why? “Is it so?” Yes.'
+    chunk = Chunk(text, "guide.md", 0, heading="Guide > Ask")
+    assert chunk.search_text == "Guide > Ask\nType a question, for example  , and press Enter. Why?   Yes."
+    assert chunk.text == text  # what readers are shown is untouched
+    assert Chunk('He said "hello" twice.', "a.md", 0).search_text == 'He said "hello" twice.'
