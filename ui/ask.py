@@ -63,20 +63,34 @@ def show_grounding(claims: list[Claim]) -> None:
             st.markdown(f":red-background[{plain(claim.text)}] · {plain(claim.reason)}")
 
 
-def stream_text(pieces: Iterable[str]) -> None:
+STOPPED = "(stopped: another question was asked before this answer was finished)"
+QUOTED = "Quoted from the documents."
+REPLACED = "Quoted from the documents: the model's own answer was not backed by them."
+
+
+def stream_text(pieces: Iterable[str], entry: dict[str, Any]) -> Any:
     """Show text as it arrives, as plain text: an answer may repeat what a document says, and a document must
-    not be able to put an image (fetched by every reader's browser), a link or a heading on the page."""
+    not be able to put an image (fetched by every reader's browser), a link or a heading on the page. What has
+    arrived is kept in the chat's `entry` at once, so an answer cut short by a new question is not lost."""
     box = st.empty()
-    shown = ""
     for piece in pieces:
-        shown += piece
-        box.text(shown)
+        entry["content"] += piece
+        box.text(entry["content"])
+    return box
+
+
+def how_made(message: dict[str, Any]) -> None:
+    if message.get("stopped"):
+        st.caption(STOPPED)
+    elif message.get("mode") == "quoted":
+        st.caption(REPLACED if message.get("replaced") else QUOTED)
 
 
 def show_history() -> None:
     for message in st.session_state.messages:
         with st.chat_message(message["role"]):
             st.text(message["content"])
+            how_made(message)
             show_grounding(message.get("claims", []))
             show_sources(message.get("sources", []), message.get("searched_for"))
 
@@ -85,7 +99,7 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
     st.session_state.messages.append({"role": "user", "content": question})
     with st.chat_message("user"):
         st.text(question)
-    history = [m["turn"] for m in st.session_state.messages if "turn" in m]
+    history = [m["turn"] for m in st.session_state.messages if m.get("turn")]
     with st.chat_message("assistant"):
         try:
             answer = pipeline.answer(question, history=history, **options)
@@ -93,21 +107,18 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
             st.error(str(err))
             st.session_state.messages.pop()  # not a turn of the conversation
             return
-        stream_text(answer.stream())
-        _, claims = answer.grounding
-        show_grounding(claims)
         searched_for = answer.query if answer.query != question else None
+        entry: dict[str, Any] = {"role": "assistant", "content": "", "sources": answer.sources,
+                                 "searched_for": searched_for, "stopped": True}  # fmt: skip
+        st.session_state.messages.append(entry)  # in the chat from the first piece on, whatever happens next
+        box = stream_text(answer.stream(), entry)
+        _, claims = answer.grounding
+        entry |= {"content": answer.text, "stopped": False, "claims": claims, "turn": answer.turn(),
+                  "mode": answer.mode, "replaced": answer.generated_text is not None}  # fmt: skip
+        box.text(answer.text)  # the final text: quoted evidence in place of an unbacked answer, if it came to that
+        how_made(entry)
+        show_grounding(claims)
         show_sources(answer.sources, searched_for)
-    st.session_state.messages.append(
-        {
-            "role": "assistant",
-            "content": answer.text,
-            "sources": answer.sources,
-            "searched_for": searched_for,
-            "claims": claims,
-            "turn": answer.turn(),
-        }
-    )
 
 
 def render() -> None:
