@@ -155,6 +155,65 @@ def make_set_command(
     typer.echo(f"{len(items)} questions -> {out}")
 
 
+COLUMNS = ["questions", "f1", "key", "grounded", "echo", "false_abstention", "abstention", "latency_p50_s"]
+
+
+@app.command()
+def answers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    sets: Annotated[list[str] | None, typer.Option("--set", help="docs, rfaq, covid (repeat; default all).")] = None,
+    part: Annotated[str, typer.Option(help="tune, heldout or both.")] = "both",
+    rfaq: Annotated[Path, typer.Option(help="R-FAQ.pdf (see eval/sets/README.md).")] = Path(
+        "/usr/share/R/doc/manual/R-FAQ.pdf"
+    ),
+    covid: Annotated[Path, typer.Option(help="COVID-QA (SQuAD format).")] = Path(
+        "../shared/data/covid-qa/covid_qa.json.gz"
+    ),
+    out: Annotated[Path | None, typer.Option(help="Write the report with every answer here (JSON).")] = None,
+) -> None:
+    """Answer quality of the real pipeline on the shipped sets: F1, key recall, grounded share, echo rate,
+    abstention and latency per set, for its tuning and its held-out part."""
+    from eval.answers import covid_sets, docs_sets, rfaq_sets, run_sets
+    from rag.embedder import SentenceTransformerEmbedder
+    from rag.generator import TransformersGenerator
+    from rag.models import quiet_model_loading
+
+    wanted = sets or ["docs", "rfaq", "covid"]
+    settings = Settings()
+    work = settings.data_dir / "eval-answers"
+    chosen, skipped = [], []
+    if "docs" in wanted:
+        chosen += docs_sets()
+    if "rfaq" in wanted:
+        (chosen.extend(rfaq_sets(rfaq)) if rfaq.is_file() else skipped.append(f"rfaq: {rfaq} not found"))
+    if "covid" in wanted:
+        (
+            chosen.extend(covid_sets(covid, work / "covid-texts"))
+            if covid.is_file()
+            else skipped.append(f"covid: {covid} not found")
+        )
+    chosen = [s for s in chosen if part in ("both", s.part)]
+    quiet_model_loading()
+    embedder, generator = (
+        SentenceTransformerEmbedder.from_settings(settings),
+        TransformersGenerator.from_settings(settings),
+    )
+    reports = run_sets(settings, chosen, embedder, generator, work)
+    if out is not None:
+        out.write_text(json.dumps({"answer_mode": settings.answer_mode, "sets": reports}, indent=2), encoding="utf-8")
+    table = [{k: v for k, v in r.items() if k != "items"} for r in reports]
+    if as_json:
+        typer.echo(json.dumps({"answer_mode": settings.answer_mode, "sets": table, "skipped": skipped}))
+        return
+    typer.echo(f"answer mode: {settings.answer_mode}")
+    typer.echo("set      part     " + " ".join(f"{c:>16}" for c in COLUMNS) + "  modes")
+    for row in table:
+        cells = " ".join(f"{row[c]!s:>16}" for c in COLUMNS)
+        typer.echo(f"{row['set']:8} {row['part']:8} {cells}  {row['modes']}")
+    for reason in skipped:
+        typer.echo(f"skipped {reason}", err=True)
+
+
 @app.command("run")
 def run_command(
     question_set: Annotated[Path, typer.Option("--set", help="An eval set (JSONL).")],
