@@ -88,3 +88,57 @@ def test_ask_in_a_real_browser_and_see_answer_and_source(app_url: str) -> None:
         expect(page.get_by_text("handbook.pdf, page 3")).to_be_visible()
         expect(page.get_by_text("A monthly parking permit costs 40 euros", exact=False).first).to_be_visible()
         browser.close()
+
+
+SLOW_CHAT = """
+import time
+
+import streamlit as st
+
+from rag.types import Answer
+from ui.ask import answer_turn, show_history
+
+
+class SlowPipeline:  # the Ask page's chat around a generator that takes its time; the model plays no part here
+    def answer(self, question, history, **options):
+        words = 200 if "slow" in question else 3
+
+        def pieces():
+            yield f"Partial answer to {question}:"
+            for _ in range(words):
+                time.sleep(0.05)
+                yield " more"
+
+        return Answer(question, [], pieces(), False, time.perf_counter())
+
+
+st.session_state.setdefault("messages", [])
+show_history()
+question = st.chat_input("Ask")
+if question:
+    answer_turn(SlowPipeline(), question, {})
+"""
+
+
+@pytest.mark.browser
+def test_a_question_asked_while_an_answer_streams_keeps_that_answer_marked_as_stopped(tmp_path: Path) -> None:
+    script = tmp_path / "chat.py"
+    script.write_text(SLOW_CHAT)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with streamlit_app({}, script) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(url)
+        box = page.locator('[data-testid="stChatInput"] textarea')
+        box.fill("first, slow")
+        box.press("Enter")
+        expect(page.get_by_text("Partial answer to first, slow:", exact=False)).to_be_visible(timeout=60_000)
+        box.fill("second")
+        box.press("Enter")
+        messages = page.locator('[data-testid="stChatMessage"]')
+        expect(messages).to_have_count(4, timeout=60_000)
+        expect(messages.nth(3)).to_contain_text("Partial answer to second: more more more", timeout=60_000)
+        expect(messages.nth(1)).to_contain_text("Partial answer to first, slow: more")
+        expect(messages.nth(1)).to_contain_text("stopped: another question was asked")
+        expect(messages.nth(3)).not_to_contain_text("stopped")
+        browser.close()
