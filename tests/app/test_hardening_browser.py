@@ -62,7 +62,7 @@ EVIL = {evil!r}
 with st.chat_message("user"):
     st.text(EVIL)
 with st.chat_message("assistant"):
-    stream_text(iter([EVIL[:20], EVIL[20:]]), {"content": ""})  # streamed in pieces, as answers are
+    stream_text(iter([EVIL[:20], EVIL[20:]]), {{"content": ""}})  # streamed in pieces, as answers are
     show_grounding([Claim(EVIL, False, "numbers")])
     show_sources([Source(EVIL, 3, 0.5, EVIL)], searched_for=EVIL)
 if st.button("Break"):

@@ -106,7 +106,7 @@ SHORT = [{"role": "user", "content": "Say hello."}]
 @pytest.fixture(scope="module")
 def guarded_url(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     limits = {"RAG_SERVE_API_KEY": KEY, "RAG_SERVE_MAX_TOKENS": "2000", "RAG_SERVE_MAX_BODY_KB": "64",
-              "RAG_SERVE_MAX_WAITING": "1", "RAG_SERVE_TIMEOUT_S": "8"}  # fmt: skip
+              "RAG_SERVE_MAX_WAITING": "1", "RAG_SERVE_TIMEOUT_S": "3"}  # fmt: skip
     server, url = start_server(models_dir, tmp_path_factory.mktemp("guarded"), limits)
     yield url
     server.terminate()
@@ -185,14 +185,16 @@ def test_a_full_queue_is_refused_and_a_long_request_ends_at_the_deadline(guarded
     long = threading.Thread(target=send, args=("long", {"messages": STORY, "max_tokens": 2000, "temperature": 1.0}))
     waiting = threading.Thread(target=send, args=("waiting", {"messages": SHORT, "max_tokens": 4}))
     long.start()
-    time.sleep(2)
+    time.sleep(0.5)
     waiting.start()
-    time.sleep(1)
+    time.sleep(0.5)  # well inside the long request's 3 s
     refused = post(guarded_url, {"messages": SHORT, "max_tokens": 4})  # one is waiting already (the most allowed)
     assert refused.status_code == 503 and refused.headers["Retry-After"]
     long.join(timeout=60)
     waiting.join(timeout=60)
-    assert replies["long"].status_code == 504 and "RAG_SERVE_TIMEOUT_S" in replies["long"].json()["error"]["message"]
+    assert replies["long"].status_code == 504 and "RAG_SERVE_TIMEOUT_S" in replies["long"].json()["error"]["message"], (
+        replies["long"].text
+    )
     assert replies["waiting"].status_code in (200, 504)  # it waited its turn (answered, or past its own deadline)
 
 
