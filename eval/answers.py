@@ -15,12 +15,11 @@ one passage); false abstention; abstention on unanswerable questions; the answer
 
 import random
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval.run import normalise, token_f1
+from eval.run import normalise, score_item
 from eval.sets import EvalItem, load_set, load_squad
 from ingest.index import Indexer
 from ingest.loaders import is_supported
@@ -102,26 +101,22 @@ def key_recall(answer: str, reference: str) -> float:
 
 
 def score(pipeline: RagPipeline, item: EvalItem) -> dict[str, Any]:
-    started = time.perf_counter()
-    answer = pipeline.answer(item.question)
-    result = answer.result()
-    seconds = time.perf_counter() - started
-    grounding, _ = answer.grounding
-    mode = result.get("mode", "generated")
-    passages = [s["text"] for s in result["sources"]]
+    """`eval run`'s row for the item, reduced to what the answer table needs, plus key recall and echo."""
+    full = score_item(pipeline, item)
+    answer, abstained, mode = full["answer"], full["abstained"], full["mode"]
+    passages = [source["text"] for source in full["sources"]]
     row: dict[str, Any] = {
         "question": item.question,
         "reference": item.reference,
-        "answer": result["answer"],
-        "abstained": result["abstained"],
-        "mode": "abstained" if result["abstained"] else mode,
-        "grounded": (not result["abstained"]) and grounding == 1.0,
-        "echo": (not result["abstained"])
-        and (echoes(result["answer"], passages) if mode == "generated" else has_markup(result["answer"])),
-        "seconds": round(seconds, 3),
+        "answer": answer,
+        "abstained": abstained,
+        "mode": "abstained" if abstained else mode,
+        "grounded": (not abstained) and full["scores"]["grounding_check"] == 1.0,
+        "echo": (not abstained) and (echoes(answer, passages) if mode == "generated" else has_markup(answer)),
+        "seconds": full["seconds"],
     }
     if item.reference is not None:
-        row |= {"f1": token_f1(result["answer"], item.reference), "key": key_recall(result["answer"], item.reference)}
+        row |= {"f1": full["scores"]["token_f1"], "key": key_recall(answer, item.reference)}
     return row
 
 

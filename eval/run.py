@@ -58,6 +58,7 @@ def score_item(pipeline: RagPipeline, item: EvalItem) -> dict[str, Any]:
         "made_by": item.made_by,
         "answer": result["answer"],
         "abstained": result["abstained"],
+        "mode": result["mode"],
         "sources": result["sources"],
         "seconds": round(seconds, 3),
         "first_token_s": round(answer.first_token_s, 3) if answer.first_token_s is not None else None,
