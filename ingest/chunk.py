@@ -6,6 +6,9 @@ from tokenizers import Tokenizer
 from ingest.loaders import LoadedFile
 from rag.types import Chunk
 
+CONTEXT_TOKENS = 40  # at most, for the document's context line (title, organisation, type, period)
+TITLE_TOKENS = 40  # at most, for a table's title repeated in each of its chunks
+
 
 class Chunker:
     """Splits each section on its own, so a chunk never spans two PDF pages or two Markdown headings.
@@ -18,10 +21,11 @@ class Chunker:
     what the embedder reads.
     """
 
-    def __init__(self, tokenizer: Tokenizer, size: int, overlap: int) -> None:
+    def __init__(self, tokenizer: Tokenizer, size: int, overlap: int, max_tokens: int | None = None) -> None:
         self.tokenizer = tokenizer
         self.size = size
         self.overlap = overlap
+        self.max_tokens = max_tokens or size  # what the embedder reads of a chunk's search text
         unit = max(overlap, size // 4, 1)  # small enough to overlap by whole units, big enough for most sentences
         self.text_units = TextSplitter.from_huggingface_tokenizer(tokenizer, unit, trim=True)
         self.markdown_units = MarkdownSplitter.from_huggingface_tokenizer(tokenizer, unit, trim=True)
@@ -31,13 +35,47 @@ class Chunker:
 
     def split(self, loaded: LoadedFile, source: str) -> list[Chunk]:
         splitter = self.markdown_units if loaded.markdown else self.text_units
+        context = self.clip(loaded.info.header(), CONTEXT_TOKENS) if loaded.info else ""
+        # The document's context and the heading path are embedded with each chunk (Chunk.search_text): the
+        # heading takes part of the chunk's budget, the context is added on top within what the embedder reads.
+        room = self.max_tokens - (self.count(f"{context}\n") if context else 0)
         chunks: list[Chunk] = []
         for section in loaded.sections:
-            # The heading path is embedded with each chunk (Chunk.search_text), so it takes part of the budget.
             heading = self.count(f"{section.heading}\n") if section.heading else 0
-            for text in self.pack(section.text, splitter, max(self.size - heading, self.size // 2)):
-                chunks.append(Chunk(text, source, len(chunks), section.page, section.heading))
+            size = max(min(self.size, room) - heading, self.size // 2)
+            if section.table is not None:
+                pieces = self.table_rows(section.text, self.clip(section.table, TITLE_TOKENS), size)
+            else:
+                pieces = self.pack(section.text, splitter, size)
+            for text in pieces:
+                chunks.append(Chunk(text, source, len(chunks), section.page, section.heading, context or None))
         return chunks
+
+    def table_rows(self, rows: str, title: str, size: int) -> list[str]:
+        """A table's rows packed into chunks, each starting with the table's title so it reads on its own."""
+        prefix = f"{title}\n" if title else ""
+        units = [(line, self.count(line)) for line in rows.split("\n") if line.strip()]
+        budget = max(size - self.count(prefix), size // 2)
+        chunks: list[list[str]] = [[]]
+        used = 0
+        for line, tokens in units:
+            if chunks[-1] and used + tokens > budget:
+                chunks.append([])
+                used = 0
+            if tokens > budget:  # a row too long for one chunk is cut like prose
+                chunks[-1].extend(self.pack(line, self.text_units, budget))
+                used = budget
+                continue
+            chunks[-1].append(line)
+            used += tokens
+        return [prefix + "\n".join(lines) for lines in chunks if lines]
+
+    def clip(self, text: str, tokens: int) -> str:
+        """`text` cut to at most `tokens` tokens, at a word boundary."""
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(encoding.ids) <= tokens:
+            return text
+        return text[: encoding.offsets[tokens - 1][1]].rsplit(" ", 1)[0]
 
     def pack(self, text: str, splitter: TextSplitter | MarkdownSplitter, size: int | None = None) -> list[str]:
         size = size or self.size

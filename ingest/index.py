@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from ingest.chunk import Chunker
+from ingest.describe import DocumentInfo
 from ingest.loaders import LoadedFile, LoadError, kind_of, load
 from ingest.originals import remove_originals
 from rag.embedder import Embedder, SentenceTransformerEmbedder
@@ -80,7 +81,7 @@ class Indexer:
         self.keywords = keywords  # brought in step with the store after each ingestion and delete
         self.ocr_language = ocr_language  # None: no OCR of PDF pages without text
         self.originals = originals  # where uploaded files are kept (ingest.originals); None: not kept
-        self.chunker = Chunker(embedder.tokenizer(), chunk_size, chunk_overlap)
+        self.chunker = Chunker(embedder.tokenizer(), chunk_size, chunk_overlap, embedder.max_tokens)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Indexer":
@@ -198,7 +199,21 @@ class Indexer:
     ) -> PreparedFile:
         chunks = self.chunker.split(loaded, source)
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        document = Document(source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by)
+        info = loaded.info or DocumentInfo()
+        document = Document(
+            source,
+            sha256,
+            loaded.pages,
+            len(chunks),
+            size,
+            now,
+            kind,
+            ingested_by,
+            info.title,
+            info.organisation,
+            info.doc_type,
+            info.period,
+        )
         return PreparedFile(document, chunks, replaces=replaces)
 
     def write(

@@ -10,6 +10,8 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from lxml import etree
 
+from ingest.tables import labelled_rows
+
 MAX_UNZIPPED = 256 * 2**20  # a DOCX whose parts claim more than this is refused (zip bomb)
 MAX_RATIO = 200  # nor one whose part expands more than this (text compresses about 5-10x)
 
@@ -53,7 +55,7 @@ def docx_markdown(path: Path) -> str:
     blocks: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows]
+            rows = labelled_rows([[cell.text for cell in row.cells] for row in block.rows])
             blocks.append("\n".join(row for row in rows if row.strip(" |")))
             continue
         text = block.text.strip()

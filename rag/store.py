@@ -69,6 +69,8 @@ def _chunk_metadata(chunk: Chunk, sha256: str) -> dict[str, Any]:
         metadata["page"] = chunk.page
     if chunk.heading:
         metadata["heading"] = chunk.heading
+    if chunk.context:
+        metadata["context"] = chunk.context
     return metadata
 
 
@@ -80,6 +82,7 @@ def _chunk_from(text: str, metadata: dict[str, Any]) -> Chunk:
         index=int(metadata["index"]),
         page=int(page) if page is not None else None,
         heading=metadata.get("heading"),
+        context=metadata.get("context"),
     )
 
 
@@ -94,6 +97,10 @@ def _document_from(metadata: dict[str, Any]) -> Document:
         ingested_at=str(metadata["ingested_at"]),
         kind=metadata.get("kind"),
         ingested_by=metadata.get("ingested_by"),
+        title=metadata.get("title"),
+        organisation=metadata.get("organisation"),
+        doc_type=metadata.get("doc_type"),
+        period=metadata.get("period"),
     )
 
 
@@ -140,7 +147,9 @@ class Store(Protocol):
 
     def delete_document(self, source: str) -> bool: ...
 
-    def search(self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = ()) -> list[Hit]: ...
+    def search(
+        self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = (), sources: Sequence[str] | None = None
+    ) -> list[Hit]: ...
 
     def chunks_by_id(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]: ...
 
@@ -283,16 +292,23 @@ class ChromaStore:
 
     # Search ----------------------------------------------------------------------------------------------
 
-    def search(self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = ()) -> list[Hit]:
-        """The k chunks nearest to a unit vector, best first, from committed documents only (and none of
-        `exclude_sources`)."""
+    def search(
+        self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = (), sources: Sequence[str] | None = None
+    ) -> list[Hit]:
+        """The k chunks nearest to a unit vector, best first, from committed documents only: of `sources` when
+        given (the filter is part of the query), and none of `exclude_sources`."""
         available = self.chunks.count()
-        if available == 0:
+        if available == 0 or (sources is not None and not sources):
             return []
+        filters: list[dict[str, Any]] = []
+        if exclude_sources:
+            filters.append({"source": {"$nin": list(exclude_sources)}})
+        if sources is not None:
+            filters.append({"source": {"$in": list(sources)}})
         result = self.chunks.query(
             query_embeddings=vector[None, :],
             n_results=min(k + OVERFETCH, available),
-            where={"source": {"$nin": list(exclude_sources)}} if exclude_sources else None,
+            where=(filters[0] if len(filters) == 1 else {"$and": filters}) if filters else None,  # type: ignore[arg-type]
             include=["documents", "metadatas", "distances"],
         )
         texts = (result["documents"] or [[]])[0]

@@ -29,13 +29,15 @@ class Chunk:
     index: int
     page: int | None = None
     heading: str | None = None
+    context: str | None = None  # the document's context line: "3M COMPANY | 10-K annual report | 2018"
 
     @property
     def search_text(self) -> str:
-        """What is embedded and keyword-indexed: the heading path gives a passage its context
-        ("Install > From source"), while readers are shown `text` alone. Quoted questions are left out."""
-        text = without_quoted_questions(self.text)
-        return f"{self.heading}\n{text}" if self.heading else text
+        """What is embedded and keyword-indexed: the document's context and the heading path tell whose and
+        where a passage is ("3M COMPANY | 10-K annual report | 2018", "Install > From source"), while readers
+        are shown `text` alone. Quoted questions are left out."""
+        parts = [self.context, self.heading, without_quoted_questions(self.text)]
+        return "\n".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class Document:
     ingested_at: str
     kind: str | None = None  # pdf, docx, html, markdown, csv, text
     ingested_by: str | None = None  # the admin who uploaded it (None from the command line)
+    title: str | None = None  # the fields below are read from the document (ingest.describe)
+    organisation: str | None = None
+    doc_type: str | None = None
+    period: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -123,6 +129,7 @@ class Answer:
         self.p_unanswerable = p_unanswerable  # the answerability head's verdict, when one read the prompt
         self.mode = mode  # "generated" (the model wrote it) or "quoted" (sentences of the passages)
         self.generated_text: str | None = None  # the model's answer, when quoted evidence replaced it
+        self.scope: list[str] = []  # what the search was limited to (organisations, years), [] for everything
         self.text = ""
         self.first_token_s: float | None = None  # seconds from the question to the first streamed piece
         self._pieces = pieces

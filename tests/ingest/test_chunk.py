@@ -5,6 +5,7 @@ import itertools
 from tokenizers import Tokenizer
 
 from ingest.chunk import Chunker
+from ingest.describe import DocumentInfo
 from ingest.loaders import LoadedFile, Section
 
 SENTENCE = "The quarterly report lists revenue, costs and the outlook for each regional office in detail. "
@@ -79,3 +80,31 @@ def test_embedded_text_with_its_heading_path_fits_the_size(minilm_tokenizer: Tok
     assert len(chunks) > 2
     assert all(c.search_text == f"{heading}\n{c.text}" for c in chunks)
     assert max(tokens(minilm_tokenizer, c.search_text) for c in chunks) <= 64
+
+
+def test_table_chunks_repeat_the_title_and_keep_whole_rows(minilm_tokenizer: Tokenizer) -> None:
+    rows = [f"Line item number {n} of the statement | 2018: {n},{n:03d} | 2017: ({n},{n + 1:03d})" for n in range(30)]
+    title = "Acme Corporation Consolidated Statement of Cash Flows"
+    section = Section("\n".join(rows), page=7, table=title)
+    chunks = Chunker(minilm_tokenizer, 64, 8).split(LoadedFile([section], pages=9), "acme.pdf")
+    assert len(chunks) > 5
+    kept = []
+    for chunk in chunks:
+        first, *lines = chunk.text.split("\n")
+        assert first == title and chunk.page == 7
+        assert tokens(minilm_tokenizer, chunk.text) <= 64
+        kept += lines
+    assert kept == rows  # every row once, whole, in order: tables are not overlapped or cut mid-row
+
+
+def test_the_document_context_is_searched_with_every_chunk_within_what_the_embedder_reads(
+    minilm_tokenizer: Tokenizer,
+) -> None:
+    info = DocumentInfo("Acme 2018 review", "ACME CORPORATION", "10-K annual report", "2018")
+    loaded = LoadedFile([Section(SENTENCE * 40, page=1, heading="Results")], pages=1, info=info)
+    chunks = Chunker(minilm_tokenizer, MAX_TOKENS, 16, MAX_TOKENS).split(loaded, "acme.pdf")
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert chunk.context == "ACME CORPORATION | 10-K annual report | 2018 | Acme 2018 review"
+        assert chunk.search_text.startswith(f"{chunk.context}\nResults\n") and chunk.text.startswith("The")
+        assert tokens(minilm_tokenizer, chunk.search_text) <= MAX_TOKENS

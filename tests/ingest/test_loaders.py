@@ -51,7 +51,7 @@ def test_html_sections_keep_heading_paths_lists_and_tables(tmp_path: Path) -> No
     install = sections[1].text
     assert "Run make first.\nThen wait." in install
     assert "- one" in install and "- two" in install
-    assert "Setting | Default" in install and "port | 8501" in install
+    assert "Setting | Default" in install and "port | Default: 8501" in install  # each value named by its column
     everything = " ".join(s.text for s in sections)
     for dropped in ("Menu item", "Copyright", "var x", "color: red", "Site"):
         assert dropped not in everything
@@ -101,7 +101,7 @@ def test_docx_sections_keep_headings_lists_and_tables_in_order(tmp_path: Path) -
     assert [s.heading for s in loaded.sections] == ["Office guide", "Office guide > Keys"]
     keys = loaded.sections[1].text
     assert keys.index("red box") < keys.index("- Ask the caretaker first") < keys.index("Room | Floor")
-    assert "Library | 3" in keys
+    assert "Library | Floor: 3" in keys  # each value named by its column
 
 
 def test_csv_rows_name_their_columns(tmp_path: Path) -> None:
