@@ -27,6 +27,9 @@ def ask(
         bool, typer.Option("--json", help="Print one JSON object (answer, abstained, sources, mode).")
     ] = False,
     top_k: Annotated[int | None, typer.Option(help="Passages to retrieve (default: RAG_TOP_K).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Search only this document (repeat for more).")
+    ] = None,
 ) -> None:
     """Answer QUESTION from the documents in the store, citing the passages used."""
     from rag.pipeline import QuestionError, RagPipeline
@@ -34,7 +37,10 @@ def ask(
     quiet_model_loading()
     try:
         pipeline = RagPipeline.from_settings(Settings())
-        answer = pipeline.answer(question, top_k=top_k)
+        unknown = sorted(set(source or []) - {d.source for d in pipeline.store.documents()})
+        if unknown:
+            raise QuestionError(f"No document named {', '.join(unknown)}: see `python -m ingest list`.")
+        answer = pipeline.answer(question, top_k=top_k, sources=source or None)
     except (ModelNotFoundError, AdapterError, StoreMismatchError, QuestionError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
@@ -46,9 +52,11 @@ def ask(
     typer.echo()
     if answer.generated_text is not None:  # RAG_ANSWER_MODE=auto replaced an answer the passages do not back
         typer.echo(f"\nNot backed by the passages. Quoted from the documents instead:\n{answer.text}")
-    for number, source in enumerate(answer.sources, start=1):
-        where = source.source if source.page is None else f"{source.source}, page {source.page}"
-        typer.echo(f"[{number}] {where} (score {source.score:.2f})")
+    if answer.scope:
+        typer.echo(f"Searched only: {', '.join(answer.scope)}")
+    for number, passage in enumerate(answer.sources, start=1):
+        where = passage.source if passage.page is None else f"{passage.source}, page {passage.page}"
+        typer.echo(f"[{number}] {where} (score {passage.score:.2f})")
 
 
 @app.command()

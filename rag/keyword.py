@@ -12,13 +12,16 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
 
-from rag.store import Store
+from rag.store import Store, document_key
+
+KEY_LENGTH = len(document_key(""))
 
 POINTER = "current.json"
 
@@ -110,8 +113,9 @@ class KeywordIndex:
 
     # Search ----------------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Up to k (chunk id, BM25 score) pairs, best first; only chunks sharing a term with the query."""
+    def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Up to k (chunk id, BM25 score) pairs, best first; only chunks sharing a term with the query, and of
+        `sources` when given."""
         ids, bm25 = self._built  # one snapshot, even if another thread swaps in a rebuild meanwhile
         if bm25 is None or k <= 0:
             return []
@@ -119,6 +123,9 @@ class KeywordIndex:
         if not token_ids:
             return []
         scores = bm25.get_scores_from_ids(token_ids)
+        if sources is not None:  # chunk ids start with their document's key (rag.store.chunk_id)
+            keys = {document_key(source) for source in sources}
+            scores = scores * np.fromiter((id_[:KEY_LENGTH] in keys for id_ in ids), dtype=bool, count=len(ids))
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

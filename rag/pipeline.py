@@ -25,6 +25,7 @@ from rag.generator import Generator
 from rag.prompt import pack_context, prompt_budget
 from rag.quote import pick_quotes, quoted_answer
 from rag.retrieve import Retriever
+from rag.scope import Scope
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
 from rag.types import Answer, Finisher, Source, Turn
@@ -95,33 +96,40 @@ class RagPipeline:
         temperature: float | None = None,
         top_p: float | None = None,
         max_new_tokens: int | None = None,
+        sources: Sequence[str] | None = None,
     ) -> Answer:
         """Run the stages up to the start of generation; `history` holds the earlier turns of a chat (for
-        follow-up questions); arguments left out come from the settings."""
+        follow-up questions); `sources` limits the search to those documents (default: the documents the
+        question names, see rag/scope.py, or all); arguments left out come from the settings."""
         started = time.perf_counter()
         s, parts = self.settings, self.parts
         question = self.check(question)
         self.refresh_store()
         max_new_tokens = max_new_tokens or s.max_new_tokens
         query = standalone_query(s.followup, self.generator, history, question)
-        hits = self.retriever.retrieve(query, top_k or s.top_k)
+        scope = Scope(list(sources), ["the documents chosen"]) if sources is not None else self.retriever.scope(query)
+        hits = self.retriever.retrieve(query, top_k or s.top_k, scope.sources)
         relevant = parts.decider.relevant(hits)
         if not relevant:  # nothing relevant: abstain without calling the model
-            return Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query)
+            answer = Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query)
+            answer.scope = scope.names
+            return answer
         try:
             messages, used = pack_context(
                 query, relevant, self.generator.count_tokens, self.prompt_budget(max_new_tokens)
             )
         except ValueError as err:  # not even one passage fits beside the question
             raise QuestionError(f"The question leaves no room for the documents in the prompt. {err}") from err
-        sources = [Source.from_hit(h) for h in used]
+        used_sources = [Source.from_hit(h) for h in used]
 
         def made(pieces: Iterable[str], abstained: bool, **how: Any) -> Answer:
-            return Answer(question, sources, pieces, abstained, started, query, parts.grounder, **how)
+            answer = Answer(question, used_sources, pieces, abstained, started, query, parts.grounder, **how)
+            answer.scope = scope.names
+            return answer
 
         if s.answer_mode == "quote":  # no generation: the passages' own sentences (the head may still abstain)
             verdict = parts.decider.answerable(messages)
-            return made([ABSTAIN_ANSWER] if verdict.abstain else [self.quote(query, sources)], verdict.abstain,
+            return made([ABSTAIN_ANSWER] if verdict.abstain else [self.quote(query, used_sources)], verdict.abstain,
                         mode="quoted")  # fmt: skip
         reply = parts.decider.reply(
             self.generator,

@@ -12,9 +12,10 @@ import numpy as np
 from rag.embedder import Embedder
 from rag.keyword import KeywordIndex
 from rag.rerank import Reranker
+from rag.scope import EVERYTHING, Scope, scope_question
 from rag.settings import RetrievalMode, Settings
 from rag.store import Store
-from rag.types import Hit
+from rag.types import Document, Hit
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[str]:
@@ -56,6 +57,7 @@ class Retriever:
         mmr_lambda: float | None = None,
         reranker: Reranker | None = None,
         rerank_candidates: int = 20,
+        scoping: bool = True,
     ) -> None:
         if mode != "dense" and keywords is None:
             raise ValueError(f"retrieval mode '{mode}' needs a keyword index")
@@ -69,6 +71,8 @@ class Retriever:
         self.mmr_lambda = mmr_lambda
         self.reranker = reranker
         self.rerank_candidates = rerank_candidates
+        self.scoping = scoping
+        self._catalog: tuple[str, list[Document]] | None = None  # (store generation, its documents)
 
     @classmethod
     def from_settings(
@@ -92,10 +96,20 @@ class Retriever:
             mmr_lambda=settings.mmr_lambda,
             reranker=reranker,
             rerank_candidates=settings.rerank_candidates,
+            scoping=settings.scope_questions,
         )
 
-    def retrieve(self, question: str, k: int) -> list[Hit]:
-        """The k best chunks of committed documents, best first."""
+    def scope(self, question: str) -> Scope:
+        """The documents the question names (rag/scope.py); everything when scoping is off or it names none."""
+        if not self.scoping:
+            return EVERYTHING
+        generation = self.store.generation()
+        if self._catalog is None or self._catalog[0] != generation:
+            self._catalog = (generation, self.store.documents())
+        return scope_question(question, self._catalog[1])
+
+    def retrieve(self, question: str, k: int, sources: Sequence[str] | None = None) -> list[Hit]:
+        """The k best chunks of committed documents (of `sources` when given), best first."""
         if not question.strip():
             return []
         query = self.embedder.embed_query(question)
@@ -104,13 +118,13 @@ class Retriever:
         weights: list[float] = []
         found: dict[str, Hit] = {}
         if self.mode in ("dense", "hybrid"):
-            dense = self.store.search(query, depth)
+            dense = self.store.search(query, depth, sources=sources)
             found.update((hit.id, hit) for hit in dense)
             rankings.append([hit.id for hit in dense])
             weights.append(self.weights[0])
         if self.mode in ("bm25", "hybrid") and self.keywords is not None:
             self.keywords.sync(self.store)
-            rankings.append([id_ for id_, _ in self.keywords.search(question, depth)])
+            rankings.append([id_ for id_, _ in self.keywords.search(question, depth, sources)])
             weights.append(self.weights[1])
         fused = reciprocal_rank_fusion(rankings, weights, self.rrf_k)
         wanted = max(k, self.rerank_candidates if self.reranker else 0, 3 * k if self.mmr_lambda is not None else 0)

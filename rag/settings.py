@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     )
     reranker_model: str | None = Field(None, description="A sentence-transformers CrossEncoder (hub id or folder).")
     rerank_candidates: int = Field(20, ge=1, le=200, description="Fused passages the reranker re-orders.")
+    scope_questions: bool = Field(
+        True, description="A question naming an organisation (and year) searches only those documents."
+    )
     followup: FollowUp = Field("rules", description="How a follow-up question becomes a standalone query.")
     relevance_threshold: float = Field(0.35, ge=-1.0, le=1.0, description="Best cosine similarity below this abstains.")
     relevance_margin: float = Field(

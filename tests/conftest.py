@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
+from ingest.index import Indexer
 from provisioning.bundled import provision_generator
 from rag.embedder import SentenceTransformerEmbedder
 from rag.generator import TransformersGenerator
@@ -14,6 +15,7 @@ from rag.models import embedding_model_path, quiet_model_loading
 from rag.settings import Settings
 from rag.store import open_store
 from tests.fakes import FakeEmbedder
+from tests.filings import write_annual_report
 from tests.helpers import make_settings, write_handbook_pdf
 
 SLOW_FIXTURES = {"models_dir"}  # every fixture with a real model, store of real vectors or provisioning builds on it
@@ -108,3 +110,18 @@ def handbook_env(handbook_settings: Settings, monkeypatch: pytest.MonkeyPatch) -
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     yield env
+
+
+@pytest.fixture(scope="session")
+def reports_settings(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Settings:
+    """A store of three look-alike annual reports (tests/filings.py): Acme 2018 and 2019, Globex 2018."""
+    folder = tmp_path_factory.mktemp("reports")
+    settings = make_settings(folder / "data", models_dir)
+    files = [
+        (write_annual_report(folder / "acme-2018.pdf", "Acme Corporation", 2018), "acme-2018.pdf"),
+        (write_annual_report(folder / "acme-2019.pdf", "Acme Corporation", 2019, factor=2), "acme-2019.pdf"),
+        (write_annual_report(folder / "globex-2018.pdf", "Globex Inc.", 2018, factor=3), "globex-2018.pdf"),
+    ]
+    outcomes = dict(Indexer.from_settings(settings).ingest_files(files))
+    assert all(getattr(o, "status", None) == "added" for o in outcomes.values()), outcomes
+    return settings

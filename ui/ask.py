@@ -20,13 +20,16 @@ EMPTY_STORE_HELP = (
 )
 
 
-def show_sources(sources: list[Source], searched_for: str | None = None) -> None:
-    """The passages the answer was given, and the standalone query when a follow-up was rewritten."""
-    if not sources and not searched_for:
+def show_sources(sources: list[Source], searched_for: str | None = None, scope: list[str] | None = None) -> None:
+    """The passages the answer was given, the standalone query when a follow-up was rewritten, and what the
+    search was limited to when the question named documents (rag/scope.py)."""
+    if not sources and not searched_for and not scope:
         return
     with st.expander(f"Sources ({len(sources)})"):
         if searched_for:
             st.caption(f"Searched for: {plain(searched_for)}")  # a rewrite by the model is untrusted too
+        if scope:
+            st.caption(f"Searched only: {plain(', '.join(scope))}")
         for number, source in enumerate(sources, start=1):
             where = source.source if source.page is None else f"{source.source}, page {source.page}"
             st.markdown(f"**\\[{number}\\] {plain(where)}** · relevance {source.score:.2f}")
@@ -42,7 +45,16 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
             "temperature": st.slider("Temperature (0 = greedy)", 0.0, 1.5, settings.temperature, 0.05),
             "max_new_tokens": st.slider("Max answer tokens", 16, 1024, settings.max_new_tokens, 16),
         }
-        documents = len(pipeline.store.documents())
+        catalog = pipeline.store.documents()
+        chosen = st.multiselect(
+            "Ask about",
+            [d.source for d in catalog],
+            placeholder="All documents",
+            help="Only these documents are searched. Left empty, a question that names an organisation (and a "
+            "year) searches that organisation's documents, others all documents.",
+        )
+        options["sources"] = chosen or None
+        documents = len(catalog)
         model = Path(pipeline.generator.name).name
         mode = settings.retrieval_mode
         st.caption(f"{documents} document{'s' * (documents != 1)} · model `{model}` · {mode} retrieval")
@@ -92,7 +104,7 @@ def show_history() -> None:
             st.text(message["content"])
             how_made(message)
             show_grounding(message.get("claims", []))
-            show_sources(message.get("sources", []), message.get("searched_for"))
+            show_sources(message.get("sources", []), message.get("searched_for"), message.get("scope"))
 
 
 def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -> None:
@@ -109,7 +121,7 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
             return
         searched_for = answer.query if answer.query != question else None
         entry: dict[str, Any] = {"role": "assistant", "content": "", "sources": answer.sources,
-                                 "searched_for": searched_for, "stopped": True}  # fmt: skip
+                                 "searched_for": searched_for, "scope": answer.scope, "stopped": True}  # fmt: skip
         st.session_state.messages.append(entry)  # in the chat from the first piece on, whatever happens next
         box = stream_text(answer.stream(), entry)
         _, claims = answer.grounding
@@ -118,7 +130,7 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
         box.text(answer.text)  # the final text: quoted evidence in place of an unbacked answer, if it came to that
         how_made(entry)
         show_grounding(claims)
-        show_sources(answer.sources, searched_for)
+        show_sources(answer.sources, searched_for, answer.scope)
 
 
 def render() -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from accounts.users import UserStore
+from rag.settings import Settings
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -72,6 +73,28 @@ def test_a_chat_turn_streams_an_answer_with_its_sources(handbook_env: dict[str, 
     assert len(app.chat_message) == 6  # earlier turns stay in the history
     assert app.chat_message[5].text[0].value == "I don't know based on the provided documents."
     assert not app.chat_message[5].expander  # nothing relevant, nothing rewritten: no sources
+
+
+def test_readers_can_pick_the_documents_to_ask_about(
+    reports_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_env(monkeypatch, reports_settings.data_dir, reports_settings.models_path)
+    app = start_app()
+    picker = app.sidebar.multiselect[0]
+    assert picker.label == "Ask about" and picker.options == ["acme-2018.pdf", "acme-2019.pdf", "globex-2018.pdf"]
+    question = "What were Acme's purchases of property, plant and equipment in FY2018?"
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception, app.exception
+    sources = app.chat_message[1].expander[0]
+    assert sources.caption[0].value == "Searched only: ACME CORPORATION, 2018"  # named in the question
+    assert all("acme\\-2018\\.pdf" in m.value for m in sources.markdown)
+
+    app.sidebar.multiselect[0].set_value(["globex-2018.pdf"]).run()
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception, app.exception
+    chosen = app.chat_message[3].expander[0]
+    assert chosen.caption[0].value == "Searched only: the documents chosen"
+    assert all("globex\\-2018\\.pdf" in m.value for m in chosen.markdown)
 
 
 def test_questions_too_long_for_the_prompt_get_a_message_not_a_traceback(

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import ABSTAIN_ANSWER
+from rag.settings import ABSTAIN_ANSWER, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ask(env: dict[str, str], question: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "rag", "ask", question, "--json"]
+def ask(env: dict[str, str], question: str, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "rag", "ask", question, "--json", *options]
     return subprocess.run(command, cwd=REPO, env=os.environ | env, capture_output=True, text=True, timeout=300)
 
 
@@ -48,6 +48,17 @@ def test_a_question_over_the_limit_is_refused_with_what_to_do(handbook_env: dict
     result = ask(handbook_env | {"RAG_MAX_QUESTION_CHARS": "100"}, "Where do I park? " * 10)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: The question is 169 characters long; the limit is 100 (RAG_MAX_QUESTION_CHARS)" in result.stderr
+
+
+def test_ask_searches_only_the_documents_given(reports_settings: Settings) -> None:
+    env = {"RAG_DATA_DIR": str(reports_settings.data_dir), "RAG_MODELS_DIR": str(reports_settings.models_path)}
+    question = "What were the purchases of property, plant and equipment in 2018?"
+    result = ask(env, question, "--source", "globex-2018.pdf")
+    assert result.returncode == 0, result.stderr
+    assert {s["source"] for s in json.loads(result.stdout)["sources"]} == {"globex-2018.pdf"}
+    unknown = ask(env, question, "--source", "initech-2018.pdf")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "error: No document named initech-2018.pdf: see `python -m ingest list`." in unknown.stderr
 
 
 @pytest.mark.slow  # a subprocess
