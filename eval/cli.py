@@ -214,6 +214,51 @@ def answers(
         typer.echo(f"skipped {reason}", err=True)
 
 
+@app.command()
+def financebench(
+    repo: Annotated[Path, typer.Argument(help="A clone of github.com/patronus-ai/financebench (pdfs/, data/).")],
+    part: Annotated[str, typer.Option(help="tune (companies 0-9, A-L) or heldout (M-Z).")] = "tune",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Store folder (default: data/eval-financebench/<part>).")
+    ] = None,
+    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Score the store as it is.")] = False,
+    no_scope: Annotated[bool, typer.Option("--no-scope", help="Search all documents for every question.")] = False,
+    answers: Annotated[bool, typer.Option("--answers", help="Also answer each question (slow).")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the report with every question here (JSON).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Page hit@5/@10 and right document in the top 5 on FinanceBench's questions, per question type."""
+    from eval.financebench import run_financebench
+    from rag.models import quiet_model_loading
+
+    if part not in ("tune", "heldout"):
+        raise typer.BadParameter("--part must be tune or heldout")
+    quiet_model_loading()
+    base = Settings()
+    settings = Settings(
+        data_dir=data_dir or base.data_dir / "eval-financebench" / part,
+        models_dir=base.models_path,
+        scope_questions=not no_scope,
+    )
+    report = run_financebench(settings, repo, part, ingest=not no_ingest, answers=answers)
+    if out is not None:
+        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    summary = {k: v for k, v in report.items() if k != "rows"}
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"{part}: {report['documents']} filings, {report['chunks']} chunks; {report['questions']} questions, "
+        f"{report['left_out']} left out (filings missing: {', '.join(report['missing_filings']) or 'none'})"
+    )
+    columns = ["questions", "page_hit_5", "page_hit_10", "document_top_5", "scoped", "scope_has_document"]
+    if answers:
+        columns.append("states_number")
+    typer.echo(f"{'type':18}" + "".join(f"{c:>20}" for c in columns))
+    for kind, rates in report["summary"].items():
+        typer.echo(f"{kind:18}" + "".join(f"{rates.get(c)!s:>20}" for c in columns))
+
+
 @app.command("run")
 def run_command(
     question_set: Annotated[Path, typer.Option("--set", help="An eval set (JSONL).")],
