@@ -109,16 +109,18 @@ def list_documents(
 
     documents = open_store(Settings()).documents()
     if as_json:
-        rows = [{"source": d.source, "chunks": d.chunks, "pages": d.pages, "sha256": d.sha256} for d in documents]
+        fields = ("source", "chunks", "pages", "sha256", "title", "organisation", "doc_type", "period")
+        rows = [{field: getattr(d, field) for field in fields} for d in documents]
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not documents:
         typer.echo("The store is empty. Add documents with: python -m ingest add PATH")
         return
-    table = Table("source", "pages", "chunks", "size", "ingested (UTC)", "sha256")
+    table = Table("source", "about", "pages", "chunks", "size", "ingested (UTC)", "sha256")
     for d in documents:
         pages = "" if d.pages is None else str(d.pages)
-        table.add_row(d.source, pages, str(d.chunks), f"{d.size / 1024:.0f} KiB", d.ingested_at, d.sha256[:12])
+        size = f"{d.size / 1024:.0f} KiB"
+        table.add_row(d.source, d.about, pages, str(d.chunks), size, d.ingested_at, d.sha256[:12])
     Console().print(table)
 
 

@@ -55,6 +55,11 @@ class Document:
     doc_type: str | None = None
     period: str | None = None
 
+    @property
+    def about(self) -> str:
+        """What the document was read to be: "3M COMPANY (MMM) · 10-K annual report · 2022" ("" if unknown)."""
+        return " \u00b7 ".join(field for field in (self.organisation, self.doc_type, self.period) if field)
+
 
 def file_sha256(path: Path) -> str:
     """The content hash that names a document version."""

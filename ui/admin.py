@@ -85,7 +85,7 @@ def documents_section() -> None:
         st.caption("The knowledge base is empty.")
         return
     rows = [
-        {"name": d.source, "type": d.kind or "", "pages": d.pages, "chunks": d.chunks,
+        {"name": d.source, "type": d.kind or "", "about": d.about, "pages": d.pages, "chunks": d.chunks,
          "size (KB)": round(d.size / 1024, 1), "sha256": d.sha256[:12], "ingested at": d.ingested_at,
          "by": d.ingested_by or "command line"}
         for d in documents

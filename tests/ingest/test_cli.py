@@ -33,10 +33,11 @@ def test_add_list_delete(tmp_path: Path, settings: Settings, handbook_pdf: Path)
     listed = json.loads(run_ingest(settings, "list", "--json").stdout)
     assert sorted(d["source"] for d in listed) == ["guides/setup.md", "handbook.pdf", "notes.txt"]
     for document in listed:
-        assert set(document) == {"source", "chunks", "pages", "sha256"}
+        assert set(document) == {"source", "chunks", "pages", "sha256", "title", "organisation", "doc_type", "period"}
         assert document["chunks"] >= 1 and len(document["sha256"]) == 64
     assert {d["source"]: d["pages"] for d in listed}["handbook.pdf"] == 6
     assert {d["source"]: d["pages"] for d in listed}["notes.txt"] is None
+    assert {d["source"]: d["period"] for d in listed}["handbook.pdf"] == "2026"  # its title on every page
 
     again = run_ingest(settings, "add", str(handbook_pdf), str(folder))
     assert again.returncode == 0 and "3 unchanged" in again.stdout
