@@ -4,6 +4,7 @@ reason."""
 import codecs
 import itertools
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from ingest.clean import clean_pdf_pages, clean_text, normalize, repeated_edge_l
 from ingest.describe import DocumentInfo, describe
 
 _AGAIN = "ingest it again"
+PDFIUM = threading.Lock()  # PDFium is not thread-safe, not even across documents: one call at a time per process
 FIRST_CHARS = 6000  # of a document without pages, what is read for its title, organisation and period
 OCR_HINT = "run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result"
 
@@ -54,12 +56,13 @@ def load_pdf(path: Path, ocr_language: str | None = None) -> LoadedFile:
             raise LoadError(f"is encrypted with a password: remove it (e.g. `qpdf --decrypt`) and {_AGAIN}")
         if len(reader.pages) == 0:
             raise LoadError("is a PDF with no pages")
-        document = pdfium.PdfDocument(path, password="" if reader.is_encrypted else None)
-        try:
-            page_lines = [tables.page_lines(document[number]) for number in range(len(document))]
-            metadata_title = (document.get_metadata_dict().get("Title") or "").strip()
-        finally:
-            document.close()
+        with PDFIUM:
+            document = pdfium.PdfDocument(path, password="" if reader.is_encrypted else None)
+            try:
+                page_lines = [tables.page_lines(document[number]) for number in range(len(document))]
+                metadata_title = (document.get_metadata_dict().get("Title") or "").strip()
+            finally:
+                document.close()
         ocr_pages: dict[int, str] = {}
         if ocr_language:
             for number, page in enumerate(reader.pages):

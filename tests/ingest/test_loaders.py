@@ -129,3 +129,13 @@ def test_scanned_pages_are_read_with_ocr(tmp_path: Path) -> None:
     loaded = load(tmp_path / "scan.pdf", ocr_language="eng")
     assert loaded.sections[0].page == 1
     assert "archive opens at nine" in loaded.sections[0].text
+
+
+def test_pdfs_loaded_from_several_threads_at_once_read_the_same(handbook_pdf: Path) -> None:
+    """PDFium is not thread-safe (the app ingests in a worker thread while pages load PDFs): calls are serialised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = load(handbook_pdf).sections
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: load(handbook_pdf).sections, range(16)))
+    assert all(sections == expected for sections in results)
