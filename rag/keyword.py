@@ -9,6 +9,7 @@ current by an atomic rename of a small pointer file, so a crash never leaves a h
 
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -24,6 +25,14 @@ from rag.store import Store, document_key
 KEY_LENGTH = len(document_key(""))
 
 POINTER = "current.json"
+TOKENIZER = 2  # bumped when `tokens` changes: an index built by another version is rebuilt
+FISCAL_YEAR = re.compile(r"\b(FY|Q[1-4])'?(\d{2}|\d{4})\b", re.IGNORECASE)
+
+
+def _fiscal_year(match: re.Match[str]) -> str:
+    """ "FY2018" -> "FY 2018", "FY22" -> "FY 2022", "Q2" stays: a table says "2018", not "FY2018"."""
+    year = match.group(2)
+    return f"{match.group(1)} {'20' + year if len(year) == 2 else year}"
 
 
 class KeywordIndex:
@@ -41,6 +50,7 @@ class KeywordIndex:
         self._load()
 
     def tokens(self, texts: list[str]) -> list[list[str]]:
+        texts = [FISCAL_YEAR.sub(_fiscal_year, text) for text in texts]
         tokenized = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False)
         return [list(t) for t in tokenized]  # type: ignore[union-attr]
 
@@ -86,7 +96,7 @@ class KeywordIndex:
         if bm25 is not None:
             bm25.save(target)
         (target / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
-        pointer = {"fingerprint": fingerprint, "folder": folder, "k1": self.k1, "b": self.b}
+        pointer = {"fingerprint": fingerprint, "folder": folder, "k1": self.k1, "b": self.b, "tokenizer": TOKENIZER}
         temporary = self.directory / f"{POINTER}.{os.getpid()}.tmp"
         temporary.write_text(json.dumps(pointer), encoding="utf-8")
         os.replace(temporary, self.directory / POINTER)  # the switch to the new index
@@ -97,8 +107,8 @@ class KeywordIndex:
     def _load(self) -> None:
         try:
             pointer = json.loads((self.directory / POINTER).read_text(encoding="utf-8"))
-            if (pointer["k1"], pointer["b"]) != (self.k1, self.b):
-                return  # built with other parameters: rebuild on the next sync
+            if (pointer["k1"], pointer["b"], pointer.get("tokenizer")) != (self.k1, self.b, TOKENIZER):
+                return  # built with other parameters or tokens: rebuild on the next sync
             folder = self.directory / pointer["folder"]
             ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
             bm25 = bm25s.BM25.load(folder) if ids else None

@@ -137,3 +137,22 @@ def test_pointer_names_the_parameters_and_only_one_build_is_kept(settings: Setti
     other = KeywordIndex(settings.keyword_dir, k1=0.9, b=0.4)  # other parameters: not reused
     assert other.sync(store) is True
     assert len(list(settings.keyword_dir.glob("index-*"))) == 1
+
+
+def test_fiscal_years_match_the_years_tables_print(settings: Settings) -> None:
+    """ "FY2018" and "FY18" in a question find "2018" in a table row; an index built with older tokens is rebuilt."""
+    store = open_store(settings)
+    store.bind("test", 3)
+    rows = ["Purchases of equipment | 2018: (1,577) | 2017: (1,373)", "Purchases of equipment | 2016: (1,420)"]
+    chunks = [Chunk(text, "r.pdf", i) for i, text in enumerate(rows)]
+    document = Document("r.pdf", "1" * 64, None, 2, 10, "now")
+    store.put_documents([(document, chunks, np.ones((2, 3), np.float32))])
+    index = KeywordIndex(settings.keyword_dir)
+    index.sync(store)
+    for question in ("Purchases of equipment in FY2018?", "Purchases of equipment in FY18?"):
+        (best, _), *_ = index.search(question, 2)
+        assert best.endswith("-000000"), question
+    pointer_path = settings.keyword_dir / POINTER
+    pointer = json.loads(pointer_path.read_text())
+    pointer_path.write_text(json.dumps(pointer | {"tokenizer": 1}))
+    assert KeywordIndex(settings.keyword_dir).sync(store) is True
