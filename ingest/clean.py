@@ -23,7 +23,7 @@ def normalize(text: str) -> str:
     return "\n".join(SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
-def _line_signature(line: str) -> str:
+def line_signature(line: str) -> str:
     """Lines that differ only by their numbers ("Page 3", "Page 4") count as the same line."""
     return re.sub(r"\d+", "#", line.lower()).strip()
 
@@ -42,7 +42,7 @@ def repeated_edge_lines(pages: Sequence[list[str]], min_pages: int = 3) -> set[s
     """
     counts: Counter[str] = Counter()
     for lines in pages:
-        counts.update({_line_signature(lines[i]) for i in _edge_indexes(lines) if lines[i]})
+        counts.update({line_signature(lines[i]) for i in _edge_indexes(lines) if lines[i]})
     return {signature for signature, n in counts.items() if n >= min_pages}
 
 
@@ -75,7 +75,7 @@ def clean_pdf_pages(raw_pages: Sequence[str]) -> list[str]:
         kept = []
         edges = _edge_indexes(lines)
         for number, line in enumerate(lines):
-            if number in edges and (_line_signature(line) in boilerplate or PAGE_NUMBER.match(line)):
+            if number in edges and (line_signature(line) in boilerplate or PAGE_NUMBER.match(line)):
                 continue
             if DOT_LEADER.search(line):
                 continue  # table-of-contents entry: only noise for retrieval

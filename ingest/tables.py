@@ -10,11 +10,12 @@ plain text is a run of numbers whose row label and year a question cannot match.
 """
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 
-from ingest.clean import DOT_LEADER
+from ingest.clean import DOT_LEADER, line_signature
 
 VALUE = re.compile(r"^[($]*[-\u2013\u2014+]?[$]?\d[\d,]*(?:\.\d+)?[)%]*$|^[-\u2013\u2014]+$|^n/?m$", re.IGNORECASE)
 DECORATION = frozenset({"$", "%", "\u20ac", "\u00a3", ")", "(", "*"})
@@ -118,9 +119,9 @@ def _is_caption(line: Line) -> bool:
     return len(line.words) <= CAPTION_WORDS and not line.text.endswith(".")
 
 
-def split_page(lines: list[Line], ignored: set[str] = frozenset()) -> tuple[list[str], list[Table]]:  # type: ignore[assignment]
+def split_page(lines: list[Line], ignored: Collection[str] = ()) -> tuple[list[str], list[Table]]:
     """(the prose lines, the tables) of one page; `ignored` lines (running headers) are never a table title."""
-    kinds = ["text" if _signature(line.text) in ignored else _kind(line) for line in lines]
+    kinds = ["text" if line_signature(line.text) in ignored else _kind(line) for line in lines]
     prose: list[str] = []
     tables: list[Table] = []
     index = 0
@@ -158,7 +159,7 @@ def _table_end(kinds: list[str], lines: list[Line], start: int) -> int:
     return end
 
 
-def _take_title(prose: list[str], ignored: set[str]) -> tuple[str, list[str]]:
+def _take_title(prose: list[str], ignored: Collection[str]) -> tuple[str, list[str]]:
     """(title, column years) from the short lines just above a table, which are removed from the prose: its
     name, and the years of a header set one word per line ("November 27," / "2015" / "November 28," / "2014")."""
     title: list[str] = []
@@ -166,7 +167,7 @@ def _take_title(prose: list[str], ignored: set[str]) -> tuple[str, list[str]]:
     while prose and len(title) < TITLE_LINES:
         line = prose[-1]
         words = line.split()
-        if len(words) > CAPTION_WORDS or line.endswith(".") or _signature(line) in ignored:
+        if len(words) > CAPTION_WORDS or line.endswith(".") or line_signature(line) in ignored:
             break
         prose.pop()
         if len(words) == 1 and YEAR.match(words[0]):
@@ -174,10 +175,6 @@ def _take_title(prose: list[str], ignored: set[str]) -> tuple[str, list[str]]:
         elif not (words and MONTH.match(words[0]) and len(words) <= 3):  # "November 27," of such a header
             title.insert(0, line)
     return " ".join(title), years
-
-
-def _signature(line: str) -> str:
-    return re.sub(r"\d+", "#", line.lower()).strip()
 
 
 def _render(lines: list[Line], kinds: list[str], title: str, columns: list[Word] | None = None) -> Table:
