@@ -9,6 +9,7 @@ placed under the header nearest to it on the page when a row has fewer values th
 plain text is a run of numbers whose row label and year a question cannot match.
 """
 
+import itertools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ DECORATION = frozenset({"$", "%", "\u20ac", "\u00a3", ")", "(", "*"})
 YEAR = re.compile(r"^\(?(?:FY)?((?:19|20)\d\d)\)?,?$", re.IGNORECASE)
 MONTH = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?$", re.IGNORECASE)
 LEADER = re.compile(r"(?:\s?\.){2,}\s*$|\.{3,}")
+FOOTNOTE = re.compile(r"^\(\d\)$|^\*+$")
+COLUMN_GAP = 6.0  # points between the names of two columns, at least (words of a sentence: one space, ~3)
 MIN_ROWS = 2  # fewer rows than this is a sentence with numbers, not a table
 CAPTION_WORDS = 12  # a line of text inside a table (e.g. "Cash Flows from Investing Activities") is short
 TITLE_LINES = 5  # short lines above a table that name it ("3M Company", "Statement of Cash Flows", "(Millions)")
@@ -32,6 +35,8 @@ class Word:
     text: str
     left: float
     right: float
+    bottom: float = 0.0  # PDF coordinates: y grows upwards
+    top: float = 0.0
 
     @property
     def centre(self) -> float:
@@ -78,14 +83,35 @@ def page_lines(page: pdfium.PdfPage) -> list[Line]:
                     words = []
             elif start is None:
                 start = index
-        return lines
+        return _joined(lines)
     finally:
         textpage.close()
 
 
 def _word(textpage: pdfium.PdfTextPage, text: str, start: int, end: int) -> Word:
-    boxes = [textpage.get_charbox(i) for i in (start, end - 1)]
-    return Word(text[start:end], boxes[0][0], boxes[1][2])
+    first, last = textpage.get_charbox(start), textpage.get_charbox(end - 1)
+    return Word(text[start:end], first[0], last[2], min(first[1], last[1]), max(first[3], last[3]))
+
+
+def _joined(lines: list[Line]) -> list[Line]:
+    """PDFium sometimes breaks one printed line in two (a narrow "1" in a column of numbers): a line that
+    continues to the right, at the same height, is joined to the line before it."""
+    joined: list[Line] = []
+    for line in lines:
+        if (
+            joined
+            and _same_height(joined[-1].words[-1], line.words[0])
+            and line.words[0].left > joined[-1].words[-1].right
+        ):
+            joined[-1] = Line(joined[-1].words + line.words)
+        else:
+            joined.append(line)
+    return joined
+
+
+def _same_height(a: Word, b: Word) -> bool:
+    overlap = min(a.top, b.top) - max(a.bottom, b.bottom)
+    return overlap > 0.5 * min(a.top - a.bottom, b.top - b.bottom)
 
 
 def _values(words: list[Word]) -> tuple[list[Word], list[Word]]:
@@ -132,13 +158,38 @@ def split_page(lines: list[Line], ignored: Collection[str] = ()) -> tuple[list[s
             prose.append(lines[index].text)
             index += 1
             continue
+        named = _named_columns(lines[index - 1], lines[index:end]) if index and kinds[index - 1] == "text" else []
+        if named:
+            prose.pop()  # the header line: its words name the columns
         title, years = _take_title(prose, ignored)
-        table = _render(lines[index:end], kinds[index:end], title)
+        table = _render(lines[index:end], kinds[index:end], title, named)
         if not table.columns and years:
             table = _render(lines[index:end], kinds[index:end], title, [Word(y, 0.0, 0.0) for y in years])
         tables.append(table)
         index = end
     return prose, tables
+
+
+def _named_columns(header: Line, rows: list[Line]) -> list[Word]:
+    """Column names from a header line of words ("Basic Pro Enterprise"), when each stands over a column of
+    values: the words are grouped under the nearest column, and every column must get a name."""
+    widest = max((_values(line.words)[1] for line in rows), key=len)
+    if len(widest) < 2:
+        return []
+    left_edge = min(word.left for word in widest) - (widest[1].left - widest[0].left) / 2
+    names: list[list[Word]] = [[] for _ in widest]
+    for word in header.words:
+        if word.right < left_edge:
+            continue  # over the labels ("(In millions)", "Product")
+        names[min(range(len(widest)), key=lambda i: abs(widest[i].centre - word.centre))].append(word)
+    if not all(names) or sum(map(len, names)) > 4 * len(names):
+        return []
+    if min(later[0].left - earlier[-1].right for earlier, later in itertools.pairwise(names)) < COLUMN_GAP:
+        return []  # a sentence above the table, not a header: its words are a space apart
+    return [
+        Word(" ".join(w.text for w in name), column.left, column.right)
+        for name, column in zip(names, widest, strict=True)
+    ]
 
 
 def _table_end(kinds: list[str], lines: list[Line], start: int) -> int:
@@ -209,6 +260,8 @@ def _label(words: list[Word]) -> str:
 
 
 def _row(label: str, values: list[Word], columns: list[Word]) -> str:
+    if columns and len(values) == len(columns) + 1 and FOOTNOTE.match(values[0].text):
+        label, values = f"{label} {values[0].text}", values[1:]  # "Comparable sales % change (1)": a note mark
     if not columns or len(values) > len(columns):
         cells = [v.text for v in values]
     elif len(values) == len(columns):

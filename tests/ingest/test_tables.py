@@ -50,3 +50,46 @@ def test_labelled_rows_name_each_value_by_its_column() -> None:
         "Cloud | 2023: 4,100 | 2022: 3,900",
         "Devices | 2022: 1,200",
     ]
+
+
+def write_price_list(path: Path, header: str | None) -> Path:
+    """A price table whose columns are plans, not years; `header` None puts a sentence right above it."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 6, "Prices", new_x="LMARGIN", new_y="NEXT")
+    columns = [110, 140, 170]
+    if header is None:
+        pdf.cell(0, 6, "The prices below are per month and include every feature of the plan.")
+    else:
+        pdf.cell(60, 6, header)
+        for right, name in zip(columns, ["Basic", "Pro", "Enterprise"], strict=True):
+            pdf.set_x(right - 25)
+            pdf.cell(25, 6, name, align="R")
+    pdf.ln(6)
+    for label, values in [("Monthly price", ["10", "25", "80"]), ("Users included", ["1", "5", "50"])]:
+        pdf.cell(60, 6, label)
+        for right, value in zip(columns, values, strict=True):
+            pdf.set_x(right - 25)
+            pdf.cell(25, 6, value, align="R")
+        pdf.ln(6)
+    pdf.output(str(path))
+    return path
+
+
+def test_column_names_that_are_not_years_come_from_the_header_above(tmp_path: Path) -> None:
+    loaded = load(write_price_list(tmp_path / "prices.pdf", "Plan"))
+    (table,) = [s for s in loaded.sections if s.table is not None]
+    assert table.text.split("\n") == [
+        "Monthly price | Basic: 10 | Pro: 25 | Enterprise: 80",
+        "Users included | Basic: 1 | Pro: 5 | Enterprise: 50",
+    ]
+    assert table.table == "Prices"
+
+
+def test_a_sentence_above_a_table_does_not_name_its_columns(tmp_path: Path) -> None:
+    loaded = load(write_price_list(tmp_path / "prices.pdf", None))
+    (table,) = [s for s in loaded.sections if s.table is not None]
+    assert table.text.split("\n") == ["Monthly price | 10 | 25 | 80", "Users included | 1 | 5 | 50"]
