@@ -22,7 +22,7 @@ from ingest.describe import DocumentInfo, describe
 
 _AGAIN = "ingest it again"
 PDFIUM = threading.Lock()  # PDFium is not thread-safe, not even across documents: one call at a time per process
-FIRST_CHARS = 6000  # of a document without pages, what is read for its title, organisation and period
+FIRST_CHARS = 2000  # of a document without pages, its start: what is read for its organisation, type and period
 OCR_HINT = "run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and ingest the result"
 
 
