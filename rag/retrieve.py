@@ -18,13 +18,50 @@ from rag.store import Store
 from rag.types import Document, Hit
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[str]:
-    """Ids ordered by sum(weight / (k + rank)), rank 1-based; ties keep the order of first appearance."""
+def fusion_scores(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> dict[str, float]:
+    """sum(weight / (k + rank)) per id, rank 1-based, in order of first appearance."""
     scores: dict[str, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         for rank, id_ in enumerate(ranking, start=1):
             scores[id_] = scores.get(id_, 0.0) + weight / (k + rank)
+    return scores
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[str]:
+    """Ids ordered by sum(weight / (k + rank)), rank 1-based; ties keep the order of first appearance."""
+    scores = fusion_scores(rankings, weights, k)
     return sorted(scores, key=lambda id_: -scores[id_])  # sorted() is stable
+
+
+def best_passage_per_page(
+    ids: Sequence[str], scores: dict[str, float], hits: dict[str, Hit], others: float = 1.0, k: int = 5
+) -> list[str]:
+    """Pages ranked by their best passage's score plus `others` times the scores of their other passages, each
+    page given by its best passage; passages without a page (Markdown, text) stay on their own.
+
+    In a long report the page that answers ("Consolidated Statement of Cash Flows") is many table chunks that
+    each match a little, while a page of prose matches with one chunk: summing finds the page, and one passage
+    per page leaves room for four other pages instead of four neighbouring rows of one."""
+
+    def page(id_: str) -> tuple[str, int] | str:
+        chunk = hits[id_].chunk
+        return (chunk.source, chunk.page) if chunk.page is not None else id_
+
+    known = [id_ for id_ in ids if id_ in hits]
+    totals: dict[tuple[str, int] | str, float] = {}
+    best: dict[tuple[str, int] | str, str] = {}
+    for id_ in known:  # best first, so the first passage of a page is its best
+        weight = others if page(id_) in best else 1.0
+        totals[page(id_)] = totals.get(page(id_), 0.0) + weight * scores[id_]
+        best.setdefault(page(id_), id_)
+    ranked = sorted(best.values(), key=lambda id_: -totals[page(id_)])
+    # Kept in front: the best passage of all, and the most similar of the k best, as they were without pages:
+    # a precise question's answer, and the similarity that "is anything relevant?" is decided on.
+    if not known:
+        return []
+    front = list(dict.fromkeys([known[0], max(known[:k], key=lambda id_: hits[id_].score)]))
+    pages_in_front = {page(id_) for id_ in front}
+    return front + [id_ for id_ in ranked if page(id_) not in pages_in_front]
 
 
 def maximal_marginal_relevance(query: np.ndarray, vectors: np.ndarray, k: int, lambda_: float) -> list[int]:
@@ -58,6 +95,7 @@ class Retriever:
         reranker: Reranker | None = None,
         rerank_candidates: int = 20,
         scoping: bool = True,
+        page_fusion: float = 1.0,
     ) -> None:
         if mode != "dense" and keywords is None:
             raise ValueError(f"retrieval mode '{mode}' needs a keyword index")
@@ -72,6 +110,7 @@ class Retriever:
         self.reranker = reranker
         self.rerank_candidates = rerank_candidates
         self.scoping = scoping
+        self.page_fusion = page_fusion
         self._catalog: tuple[str, list[Document]] | None = None  # (store generation, its documents)
 
     @classmethod
@@ -97,6 +136,7 @@ class Retriever:
             reranker=reranker,
             rerank_candidates=settings.rerank_candidates,
             scoping=settings.scope_questions,
+            page_fusion=settings.page_fusion,
         )
 
     def scope(self, question: str) -> Scope:
@@ -126,7 +166,11 @@ class Retriever:
             self.keywords.sync(self.store)
             rankings.append([id_ for id_, _ in self.keywords.search(question, depth, sources)])
             weights.append(self.weights[1])
-        fused = reciprocal_rank_fusion(rankings, weights, self.rrf_k)
+        scores = fusion_scores(rankings, weights, self.rrf_k)
+        fused = sorted(scores, key=lambda id_: -scores[id_])
+        if self.page_fusion:
+            self._hits(fused, found, query)  # every candidate's chunk, for its page
+            fused = best_passage_per_page(fused, scores, found, self.page_fusion, k)
         wanted = max(k, self.rerank_candidates if self.reranker else 0, 3 * k if self.mmr_lambda is not None else 0)
         hits, vectors = self._hits(fused[:wanted], found, query)
         if self.reranker is not None:

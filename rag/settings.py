@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     )
     reranker_model: str | None = Field(None, description="A sentence-transformers CrossEncoder (hub id or folder).")
     rerank_candidates: int = Field(20, ge=1, le=200, description="Fused passages the reranker re-orders.")
+    page_fusion: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="PDF pages ranked by their best passage + this x their other passages; one passage per page; "
+        "0 = off.",
+    )
     scope_questions: bool = Field(
         True, description="A question naming an organisation (and year) searches only those documents."
     )

@@ -174,3 +174,24 @@ def test_mmr_trades_a_duplicate_for_something_new(tmp_path: Path, data_settings:
     varied = fake_retriever(tmp_path / "b", data_settings, retrieval_mode="dense", mmr_lambda=0.5)
     sources = [h.chunk.source for h in varied.retrieve("kayaks boathouse", 2)]
     assert sources[0] in {"kayak.md", "kayak-copy.md"} and sources[1] == "boathouse.md"
+
+
+def test_pages_are_ranked_by_all_their_passages_and_given_once() -> None:
+    """A statement page of many weakly matching rows beats a prose page with one good chunk, after the best
+    passage of all and the most similar one, which stay in front."""
+    from rag.retrieve import best_passage_per_page
+    from rag.types import Chunk
+
+    def hit(id_: str, page: int | None, cosine: float) -> Hit:
+        return Hit(Chunk(id_, "report.pdf", 0, page=page), cosine, id_)
+
+    hits = {h.id: h for h in [
+        hit("prose", 3, 0.50), hit("row1", 60, 0.40), hit("row2", 60, 0.39), hit("row3", 60, 0.38),
+        hit("similar", 9, 0.70), hit("other", 12, 0.30), hit("markdown", None, 0.45),
+    ]}  # fmt: skip
+    order = ["prose", "other", "row1", "row2", "similar", "row3", "markdown", "uncommitted"]
+    scores = {id_: 1 / (60 + rank) for rank, id_ in enumerate(order, start=1)}
+    ranked = best_passage_per_page(order, scores, hits, others=1.0, k=5)
+    assert ranked == ["prose", "similar", "row1", "other", "markdown"]
+    assert best_passage_per_page(order, scores, hits, others=0.0, k=5)[2:4] == ["other", "row1"]  # best alone
+    assert best_passage_per_page([], {}, {}) == []
