@@ -117,16 +117,21 @@ def scope_question(question: str, documents: Sequence[Document]) -> Scope:
     best = max(strength.values(), default=0)
     if best == 0:
         return EVERYTHING
-    organisations = sorted({d.organisation for d in documents if d.organisation and strength[d.source] == best})
     # Documents whose organisation could not be read stay in: the question may well be about them.
     named = [d for d in documents if strength.get(d.source, best) == best]
     quarterly = [d for d in named if d.doc_type and "quarterly" in d.doc_type]
+    kind = []
     if QUARTER.search(question) and quarterly:
         named = quarterly  # "Q2 of FY2023": a quarterly report, whose fiscal year may differ from its date
-        organisations.append("quarterly reports")
-    years = named_years(question)
-    for year in sorted(set(years), reverse=True):
+        kind = ["quarterly reports"]
+    for year in sorted(set(named_years(question)), reverse=True):
         of_year = [d for d in named if d.period == year]
         if any(d.organisation for d in of_year):
-            return Scope(sorted(d.source for d in of_year), [*organisations, year])
-    return Scope(sorted(d.source for d in named), organisations)
+            return Scope(sorted(d.source for d in of_year), [*_organisations(of_year), *kind, year])
+    return Scope(sorted(d.source for d in named), [*_organisations(named), *kind])
+
+
+def _organisations(documents: Sequence[Document]) -> list[str]:
+    """The organisations of these documents, each once (its name with a stock symbol, when one document has it)."""
+    names = sorted({d.organisation for d in documents if d.organisation})
+    return [name for name in names if not any(other != name and other.startswith(f"{name} (") for other in names)]

@@ -63,3 +63,12 @@ def test_names_and_years_are_read_as_written() -> None:
     assert organisation_words("The Boeing Company (BA)") == ["boeing"]
     assert organisation_words("AMAZON.COM, INC") == ["amazon"]
     assert named_years("FY2018 vs fiscal 2019, FY22 and 2020") == ["2018", "2019", "2022", "2020"]
+
+
+def test_the_reader_is_told_each_organisation_once_and_the_year() -> None:
+    assert scope_question("Is 3M a capital-intensive business?", LIBRARY).names == ["3M COMPANY (MMM)"]
+    assert scope_question("What was 3M's capex in FY2018?", LIBRARY).names == ["3M COMPANY", "2018"]
+    assert scope_question("Best Buy stores in Q2 of FY2024?", LIBRARY).names == [
+        "BEST BUY CO., INC (BBY)",
+        "quarterly reports",
+    ]
