@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.index import Indexer
+from ingest.index import Indexer, IngestResult
 from rag.components import Components
 from rag.settings import Settings
 
@@ -76,7 +76,7 @@ def ingest_part(settings: Settings, repo: Path, questions: list[FinanceQuestion]
     names = sorted({q.document for q in questions})
     outcomes: dict[str, int] = {}
     for _, outcome in indexer.ingest_files((repo / "pdfs" / name, name) for name in names):
-        key = outcome.status if hasattr(outcome, "status") else "failed"
+        key = outcome.status if isinstance(outcome, IngestResult) else "failed"
         outcomes[key] = outcomes.get(key, 0) + 1
     return outcomes
 

@@ -5,7 +5,7 @@ file, and one store write per batch saves a round trip per file.
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -199,21 +199,8 @@ class Indexer:
     ) -> PreparedFile:
         chunks = self.chunker.split(loaded, source)
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        info = loaded.info or DocumentInfo()
-        document = Document(
-            source,
-            sha256,
-            loaded.pages,
-            len(chunks),
-            size,
-            now,
-            kind,
-            ingested_by,
-            info.title,
-            info.organisation,
-            info.doc_type,
-            info.period,
-        )
+        fields = asdict(loaded.info or DocumentInfo())  # title, organisation, doc_type, period
+        document = Document(source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by, **fields)
         return PreparedFile(document, chunks, replaces=replaces)
 
     def write(
