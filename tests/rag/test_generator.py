@@ -2,7 +2,7 @@ import time
 
 import torch
 
-from rag.generator import TransformersGenerator, _StopOnLoop, quantization_config, weight_dtype
+from rag.generator import TransformersGenerator, _StopOnLoop, loops, quantization_config, weight_dtype
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -54,13 +54,11 @@ def test_a_reader_that_stops_early_stops_generation(generator: TransformersGener
 
 
 def test_loop_detector_fires_on_a_repeated_span_only() -> None:
-    stop = _StopOnLoop(prompt_length=3, span=4)
-    prompt = [9, 9, 9]
-    assert not stop._repeats(list(range(20)))
-    looping = torch.tensor([[*prompt, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4]])
-    fresh = torch.tensor([[*prompt, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]])
-    assert stop(looping, torch.zeros(1)).tolist() == [True]
-    assert stop(fresh, torch.zeros(1)).tolist() == [False]
+    assert not loops(list(range(40)))
+    assert loops([*range(20), *range(4, 20)]) and not loops([*range(20), *range(4, 19)])
+    stop, prompt = _StopOnLoop(prompt_length=3), [9, 9, 9]
+    looping = torch.tensor([[*prompt, *range(20), *range(4, 20)], [*prompt, *range(36)]])
+    assert stop(looping, torch.zeros(2)).tolist() == [True, False]
 
 
 def test_chat_control_tokens_in_messages_are_read_as_plain_text(generator: TransformersGenerator) -> None:
