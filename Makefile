@@ -6,11 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast models lint bench chromium ocr clean
+.PHONY: run api test test-fast models lint bench chromium ocr clean
 
 run: models ocr
 	$(PY) -m ingest add --if-empty docs
 	$(PY) -m ui
+
+# The HTTP API on http://127.0.0.1:8000 (docs at /docs); keys: `.venv/bin/python -m rag keys create USER`.
+api: models
+	$(PY) -m rag api
 
 test: $(VENV)/.dev models chromium ocr
 	$(PY) -m ruff check .

@@ -157,6 +157,8 @@ class JobQueue:
     def job(self, job_id: int) -> Job:
         with self._connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"No ingestion job {job_id}")
         return Job(**{**dict(row), "force": bool(row["force"])})
 
     def jobs(self, limit: int = 100) -> list[Job]:

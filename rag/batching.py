@@ -28,7 +28,8 @@ class _RowStreamer(BaseStreamer):
         self.jobs = jobs
         self.tokens: list[list[int]] = [[] for _ in jobs]
         self.sent = [0] * len(jobs)  # characters of each row's text already emitted
-        self.end_ids = set(generator.model.generation_config.eos_token_id or []) | {self.tokenizer.eos_token_id}
+        eos = generator.model.generation_config.eos_token_id
+        self.end_ids = {*(eos if isinstance(eos, list) else [eos]), self.tokenizer.eos_token_id} - {None}
         self.prompt_seen = False
 
     def put(self, value: torch.Tensor) -> None:

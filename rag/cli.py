@@ -15,6 +15,7 @@ from rag.settings import Settings
 from rag.store import StoreMismatchError
 
 if TYPE_CHECKING:
+    from accounts.keys import KeyStore
     from accounts.users import UserStore
 
 app = typer.Typer(help="Ask questions about the ingested documents.", no_args_is_help=True, add_completion=False)
@@ -157,6 +158,84 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSO
         return
     for user in found:
         typer.echo(f"{user.name:24} {user.role:7} {user.created_at}")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    worker: Annotated[bool, typer.Option(help="Run an ingestion worker in this process (for uploads).")] = True,
+) -> None:
+    """Serve the HTTP API: /v1/ask, /v1/chat/completions (model docqa), documents; docs at /docs."""
+    import uvicorn
+
+    from serving.api import make_api
+    from serving.service import Service
+
+    settings = Settings()
+    try:
+        service = Service.from_settings(settings, worker=worker)
+    except (ModelNotFoundError, AdapterError, StoreMismatchError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    typer.echo(f"API on http://{host}:{port} (docs: /docs; Ctrl+C to stop)", err=True)
+    uvicorn.run(make_api(service), host=host, port=port, log_level="warning", timeout_keep_alive=5)
+
+
+keys = typer.Typer(help="API keys (sent as `Authorization: Bearer KEY`).", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+def _key_store() -> "KeyStore":
+    from accounts.keys import KeyStore
+
+    return KeyStore(Settings().app_db)
+
+
+@keys.command("create")
+def keys_create(
+    user: Annotated[str, typer.Argument(help="The user the key acts as (its role: reader or admin).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Create a key for USER; it is printed once and stored only as a hash."""
+    from accounts.keys import ApiKeyError
+
+    try:
+        key, record = _key_store().create(user)
+    except ApiKeyError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    role = _user_store().get(user).role  # type: ignore[union-attr]
+    if as_json:
+        typer.echo(json.dumps({"key": key, "id": record.id, "user": user, "role": role}))
+        return
+    typer.echo(f"{key}\n(id {record.id}, {role} '{user}'; shown only now: keep it somewhere safe)")
+
+
+@keys.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False) -> None:
+    """Show the keys (ids, users, when made and revoked; never the keys)."""
+    from dataclasses import asdict
+
+    found = _key_store().keys()
+    if as_json:
+        typer.echo(json.dumps([asdict(k) for k in found]))
+        return
+    for k in found:
+        typer.echo(f"{k.id}  {k.user:24} {k.created_at}  {'revoked ' + k.revoked_at if k.revoked_at else 'active'}")
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`keys list`).")]) -> None:
+    """Revoke a key: it stops working at once."""
+    from accounts.keys import ApiKeyError
+
+    try:
+        _key_store().revoke(key_id)
+    except ApiKeyError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(f"Revoked {key_id}")
 
 
 @app.command()

@@ -1,0 +1,188 @@
+"""The HTTP API (`python -m rag api`): the knowledge base for programs, beside the browser app.
+
+    GET    /healthz                 no key: whether the models and the store are ready, and the engine's queue
+    POST   /v1/ask                  {question, history?, top_k?, sources?, stream?} -> the `rag ask --json` object
+                                    + "cached"; with stream: server-sent events `token` {text}, then `answer`
+    POST   /v1/chat/completions     OpenAI-compatible, model "docqa" (serving/chat.py)
+    POST   /generate                admins: the bare model, {prompt, max_new_tokens?, temperature?} -> {text}
+    GET    /v1/documents            the documents
+    POST   /v1/documents            admins: multipart upload -> {job}, with the Admin page's checks
+    DELETE /v1/documents/{source}   admins
+    GET    /v1/jobs/{id}            admins: an ingestion job's state
+
+Answers come from the process's pipeline and its generation engine, so API calls are batched with each other
+and with browser sessions in the same process. OpenAPI docs at /docs.
+"""
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, FastAPI, File, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from accounts.keys import Caller
+from ingest.uploads import UploadError
+from rag.engine import EngineBusyError
+from rag.pipeline import QuestionError
+from rag.types import Answer, Turn
+from serving.access import Access, BodyLimit
+from serving.chat import add_chat_routes
+from serving.errors import add_error_handlers, api_error
+from serving.service import Service
+
+MAX_HISTORY = 20
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(max_length=100_000)
+    answer: str = Field(max_length=100_000)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(description="The question to answer from the documents.")
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
+    top_k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: RAG_TOP_K).")
+    sources: list[str] | None = Field(None, max_length=100, description="Search only these documents.")
+    stream: bool = False
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(min_length=1, max_length=100_000)
+    max_new_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+
+
+def start_answer(service: Service, question: str, history: list[HistoryTurn], **options: Any) -> Answer:
+    """The pipeline's answer, as an HTTP error when the question cannot be asked or the engine is full."""
+    turns = [Turn(turn.question, turn.question, turn.answer) for turn in history]
+    try:
+        return service.pipeline.answer(question, history=turns, **options)
+    except QuestionError as err:
+        raise api_error(422, str(err), "invalid_question") from err
+    except EngineBusyError as err:
+        raise api_error(503, str(err), "busy", headers={"Retry-After": str(err.retry_after_s)}) from err
+
+
+async def stream_pieces(answer: Answer) -> AsyncIterator[str]:
+    """The answer's pieces, read in a worker thread; leaving early stops the generation."""
+    pieces = answer.stream()
+    try:
+        while (piece := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
+            yield piece
+    finally:
+        pieces.close()
+
+
+def make_api(service: Service) -> FastAPI:
+    s = service.settings
+    access = Access(s, service.keys)
+    app = FastAPI(title="Document Q&A API", version="1", description=__doc__)
+    upload_cap, body_cap = s.max_upload_mb * 2**20 + 64 * 1024, s.api_max_body_kb * 1024
+    app.add_middleware(BodyLimit, limit_for=lambda path: upload_cap if path == "/v1/documents" else body_cap)
+    add_error_handlers(app)
+    Reader = Annotated[Caller, Depends(access.reader)]
+    Admin = Annotated[Caller, Depends(access.admin)]
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return service.health()
+
+    @app.post("/v1/ask")
+    async def ask(body: AskRequest, caller: Reader) -> Any:
+        options = {"top_k": body.top_k, "sources": body.sources}
+        history = [turn.model_dump() for turn in body.history]
+        key = service.cache.key(body.question, history, options, await anyio.to_thread.run_sync(service.generation))
+        cached = service.cache.get(key)
+        if cached is not None:
+            return (
+                _events(_one(cached["answer"]), _ready(cached | {"cached": True}))
+                if body.stream
+                else (cached | {"cached": True})
+            )
+        answer = await anyio.to_thread.run_sync(lambda: start_answer(service, body.question, body.history, **options))
+        if not body.stream:
+            result = await anyio.to_thread.run_sync(answer.result)
+            service.cache.put(key, result)
+            return result | {"cached": False}
+
+        async def finish() -> dict[str, Any]:
+            result = await anyio.to_thread.run_sync(answer.result)
+            service.cache.put(key, result)
+            return result | {"cached": False}
+
+        return _events(stream_pieces(answer), finish)
+
+    @app.post("/generate")
+    async def generate(body: GenerateRequest, caller: Admin) -> dict[str, Any]:
+        if body.max_new_tokens > s.serve_max_tokens:
+            raise api_error(422, f"max_new_tokens is over {s.serve_max_tokens} (RAG_SERVE_MAX_TOKENS).", "too_long")
+        messages = [{"role": "user", "content": body.prompt}]
+        try:
+            stream = service.pipeline.generator.stream(
+                messages, max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=1.0
+            )
+        except EngineBusyError as err:
+            raise api_error(503, str(err), "busy", headers={"Retry-After": str(err.retry_after_s)}) from err
+        text = await anyio.to_thread.run_sync(lambda: "".join(stream))
+        return {"text": text, "new_tokens": stream.new_tokens, "model": service.pipeline.generator.name}
+
+    @app.get("/v1/documents")
+    def documents(caller: Reader) -> dict[str, Any]:
+        return {"documents": [asdict(document) for document in service.documents.documents()]}
+
+    @app.post("/v1/documents", status_code=202)
+    async def upload(file: Annotated[UploadFile, File()], caller: Admin) -> dict[str, Any]:
+        data = await file.read()
+        try:
+            job = await anyio.to_thread.run_sync(
+                lambda: service.documents.upload(file.filename or "", data, caller.user)
+            )
+        except UploadError as err:
+            raise api_error(422, str(err), "upload_refused") from err
+        return {"job": job}
+
+    @app.delete("/v1/documents/{source:path}")
+    def delete(source: str, caller: Admin) -> dict[str, Any]:
+        if not service.documents.delete(source):
+            raise api_error(404, f"No document named {source}.", "not_found")
+        return {"deleted": source}
+
+    @app.get("/v1/jobs/{job_id}")
+    def job(job_id: int, caller: Admin) -> dict[str, Any]:
+        try:
+            found = service.jobs.job(job_id)
+        except LookupError as err:
+            raise api_error(404, f"No job {job_id}.", "not_found") from err
+        return asdict(found)
+
+    add_chat_routes(app, service, Reader)
+    return app
+
+
+def _events(pieces: AsyncIterator[str], final: Callable[[], Awaitable[dict[str, Any]]]) -> EventSourceResponse:
+    """Server-sent events: one `token` event per piece of text, then one `answer` event with the whole object."""
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        async for piece in pieces:
+            yield {"event": "token", "data": json.dumps({"text": piece}, ensure_ascii=False)}
+        yield {"event": "answer", "data": json.dumps(await final(), ensure_ascii=False)}
+
+    return EventSourceResponse(events(), ping=15)
+
+
+async def _one(text: str) -> AsyncIterator[str]:
+    yield text
+
+
+def _ready(result: dict[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:
+    async def final() -> dict[str, Any]:
+        return result
+
+    return final

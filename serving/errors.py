@@ -1,0 +1,35 @@
+"""The API's errors, all in one JSON shape that OpenAI clients read too: {"error": {"message", "type", "code"}}."""
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+def api_error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status, {"message": message, "type": kind}, headers=headers)
+
+
+def _body(status: int, detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {"error": {**detail, "code": status}}
+    return {"error": {"message": str(detail), "type": "http_error", "code": status}}
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(_body(err.status_code, err.detail), err.status_code, headers=err.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in err.errors()]
+        message = "Invalid request: " + "; ".join(problems)[:1000]
+        return JSONResponse(_body(422, {"message": message, "type": "invalid_request"}), 422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        message = f"Internal error ({type(err).__name__}); the server log has the details."
+        return JSONResponse(_body(500, {"message": message, "type": "internal_error"}), 500)
