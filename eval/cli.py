@@ -19,6 +19,36 @@ def main() -> None:
 
 
 @app.command()
+def load(
+    url: Annotated[str, typer.Option(help="The API's base URL.")] = "http://127.0.0.1:8000",
+    key: Annotated[str | None, typer.Option(help="An API key (`python -m rag keys create USER`).")] = None,
+    clients: Annotated[str, typer.Option(help="Concurrency levels, comma-separated.")] = "1,4,8,16",
+    question_set: Annotated[Path, typer.Option("--set", help="JSONL with a `question` per line.")] = Path(
+        "eval/sets/docs-answers.jsonl"
+    ),
+    count: Annotated[int, typer.Option(min=1, help="Questions each level answers (shared by its clients).")] = 32,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The HTTP API under 1, 4, 8, 16 clients at once: answers/s, tokens/s, latency and first token, errors."""
+    from eval.load import read_questions, run_load
+
+    levels = [int(level) for level in clients.split(",")]
+    report = run_load(url.rstrip("/"), key, read_questions(question_set), levels, count)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"{report['generator']}, max batch {report['engine']['max_batch'] if report['engine'] else '?'}")
+    typer.echo("clients  answers/s  tokens/s  (x first)  latency p50/p95 s  first token p50/p95 s  errors")
+    for r in report["levels"]:
+        typer.echo(
+            f"{r['clients']:7}  {r['answers_per_s']:9.2f}  {r['tokens_per_s']:8.1f}"
+            f"  ({r['tokens_per_s_vs_first']:4.2f}x)"
+            f"  {r['latency_p50_s']}/{r['latency_p95_s']}  {r['first_token_p50_s']}/{r['first_token_p95_s']}"
+            f"  {r['errors'] or 0}"
+        )
+
+
+@app.command()
 def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     corpus: Annotated[list[Path] | None, typer.Option(help="Files or folders to ingest (default: docs/).")] = None,

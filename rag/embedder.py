@@ -1,5 +1,6 @@
 """Text -> unit-length vectors. One Protocol, one sentence-transformers implementation."""
 
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -29,6 +30,8 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(model, device=device)
+        self._lock = threading.Lock()  # one encode at a time: its tokenizer is not thread-safe, and concurrent
+        # torch calls from many request threads only fight over the same cores
         self.name = name or model
         self.batch_size = batch_size
         self.dimension = int(self.model.get_embedding_dimension())
@@ -41,9 +44,10 @@ class SentenceTransformerEmbedder:
         return cls(embedding_model_path(settings), name=settings.embedding_model, device=device)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -2,7 +2,8 @@
 
     GET    /healthz                 no key: whether the models and the store are ready, and the engine's queue
     POST   /v1/ask                  {question, history?, top_k?, sources?, stream?} -> the `rag ask --json` object
-                                    + "cached"; with stream: server-sent events `token` {text}, then `answer`
+                                    + "cached"; with stream: server-sent events `token` {text} ..., `usage`
+                                    {generated_tokens, first_token_s}, then `answer` (the object)
     POST   /v1/chat/completions     OpenAI-compatible, model "docqa" (serving/chat.py)
     POST   /generate                admins: the bare model, {prompt, max_new_tokens?, temperature?} -> {text}
     GET    /v1/documents            the documents
@@ -20,7 +21,8 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI, File, UploadFile
+from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
@@ -95,11 +97,13 @@ def make_api(service: Service) -> FastAPI:
         return service.health()
 
     @app.post("/v1/ask")
-    async def ask(body: AskRequest, caller: Reader) -> Any:
+    async def ask(body: AskRequest, caller: Reader, request: Request) -> Any:
+        """With `Cache-Control: no-cache` the answer is generated anew (and then cached)."""
         options = {"top_k": body.top_k, "sources": body.sources}
         history = [turn.model_dump() for turn in body.history]
         key = service.cache.key(body.question, history, options, await anyio.to_thread.run_sync(service.generation))
-        cached = service.cache.get(key)
+        fresh = "no-cache" in request.headers.get("cache-control", "")
+        cached = None if fresh else service.cache.get(key)
         if cached is not None:
             return (
                 _events(_one(cached["answer"]), _ready(cached | {"cached": True}))
@@ -110,14 +114,14 @@ def make_api(service: Service) -> FastAPI:
         if not body.stream:
             result = await anyio.to_thread.run_sync(answer.result)
             service.cache.put(key, result)
-            return result | {"cached": False}
+            return JSONResponse(result | {"cached": False}, headers=_usage_headers(answer))
 
         async def finish() -> dict[str, Any]:
             result = await anyio.to_thread.run_sync(answer.result)
             service.cache.put(key, result)
             return result | {"cached": False}
 
-        return _events(stream_pieces(answer), finish)
+        return _events(stream_pieces(answer), finish, lambda: _usage(answer))
 
     @app.post("/generate")
     async def generate(body: GenerateRequest, caller: Admin) -> dict[str, Any]:
@@ -166,13 +170,29 @@ def make_api(service: Service) -> FastAPI:
     return app
 
 
-def _events(pieces: AsyncIterator[str], final: Callable[[], Awaitable[dict[str, Any]]]) -> EventSourceResponse:
-    """Server-sent events: one `token` event per piece of text, then one `answer` event with the whole object."""
+def _usage(answer: Answer) -> dict[str, Any]:
+    return {"generated_tokens": answer.new_tokens, "first_token_s": answer.first_token_s}
+
+
+def _usage_headers(answer: Answer) -> dict[str, str]:
+    return {"X-Generated-Tokens": str(answer.new_tokens)}
+
+
+def _events(
+    pieces: AsyncIterator[str],
+    final: Callable[[], Awaitable[dict[str, Any]]],
+    usage: Callable[[], dict[str, Any]] | None = None,
+) -> EventSourceResponse:
+    """Server-sent events: one `token` event per piece of text, a `usage` event (generated tokens, first-token
+    time), then one `answer` event with the whole object."""
 
     async def events() -> AsyncIterator[dict[str, str]]:
         async for piece in pieces:
             yield {"event": "token", "data": json.dumps({"text": piece}, ensure_ascii=False)}
-        yield {"event": "answer", "data": json.dumps(await final(), ensure_ascii=False)}
+        result = await final()
+        if usage is not None:
+            yield {"event": "usage", "data": json.dumps(usage())}
+        yield {"event": "answer", "data": json.dumps(result, ensure_ascii=False)}
 
     return EventSourceResponse(events(), ping=15)
 
