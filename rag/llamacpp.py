@@ -6,6 +6,10 @@ it once, and samples each reply's next token with its own sampler chain (greedy,
 JSON-schema grammar for `complete_json`). A reply that ends or whose caller left frees its sequence at once, and
 the next request in the queue takes it at the next step.
 
+Prompts share their opening (the system prompt, the first lines of the user's turn): the KV cache of the last
+prompt read is kept under a sequence of its own, and a new prompt starts from the part it has in common with it
+(the cache's cells are shared, not copied), so only the rest is read.
+
 Prompts are rendered and tokenized by the model's Hugging Face chat template (rag.generator.ChatTemplate), the same
 ids the transformers backend reads, so both backends see the same prompt and count tokens the same way.
 """
@@ -22,6 +26,7 @@ from rag.engine import Job, reply_ends
 from rag.generator import ChatTemplate, Messages
 
 PROMPT_CHUNK = 512  # prompt tokens read per step beside the running replies: bounds their per-token latency
+MIN_SHARED = 16  # a shared opening shorter than this is read again rather than taken from the prefix cache
 
 
 class LlamaCppError(RuntimeError):
@@ -78,9 +83,9 @@ class LlamaCppBackend:
         self.model = LlamaModel(path_model=str(gguf), params=llama_cpp.llama_model_default_params(), verbose=False)
         self.context_window = min(int(self.model.n_ctx_train()), template.context_window)
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = context_tokens * max_batch
+        params.n_ctx = context_tokens * (max_batch + 1)
         params.n_batch = params.n_ubatch = PROMPT_CHUNK + max_batch
-        params.n_seq_max = max_batch
+        params.n_seq_max = max_batch + 1  # the replies, and the prefix cache
         params.kv_unified = True  # one cache shared by the sequences: a long prompt may use more than its share
         params.n_threads = params.n_threads_batch = threads or max(1, os.cpu_count() or 1)
         params.no_perf = True
@@ -89,6 +94,8 @@ class LlamaCppBackend:
             self._attach_adapter(adapter)
         self.batch = LlamaBatch(n_tokens=PROMPT_CHUNK + max_batch, embd=0, n_seq_max=1, verbose=False)
         self.free_ids = list(range(max_batch))
+        self.prefix_id, self.prefix = max_batch, list[int]()  # the prefix cache: its sequence and its tokens
+        self.reused_tokens = 0  # prompt tokens taken from the prefix cache instead of read
         self.sequences: list[_Sequence] = []
         self.context_tokens = context_tokens
         self._llama = llama_cpp
@@ -122,7 +129,28 @@ class LlamaCppBackend:
             job.finish(ValueError(f"The prompt has {len(prompt)} tokens; at most {room} fit (RAG_CONTEXT_TOKENS)."))
             return
         sequence = _Sequence(job, self.free_ids.pop(), prompt, self._sampler(job))
+        sequence.fed = self._reuse_prefix(sequence)
         self.sequences.append(sequence)
+
+    def _reuse_prefix(self, sequence: _Sequence) -> int:
+        """Give a new sequence the cached KV of the opening it shares with the last prompt read; its length."""
+        shared = 0
+        for cached, token in zip(self.prefix, sequence.prompt[:-1], strict=False):  # the last token is read anew
+            if cached != token:
+                break
+            shared += 1
+        if shared < MIN_SHARED:
+            return 0
+        self._llama.llama_memory_seq_cp(self.context.memory, self.prefix_id, sequence.seq_id, 0, shared)
+        self.reused_tokens += shared
+        return shared
+
+    def _remember_prefix(self, sequence: _Sequence) -> None:
+        """A prompt has been read: keep its KV cells (shared) as the prefix cache for the next ones."""
+        memory = self.context.memory
+        self._llama.llama_memory_seq_rm(memory, self.prefix_id, -1, -1)
+        self._llama.llama_memory_seq_cp(memory, sequence.seq_id, self.prefix_id, 0, len(sequence.prompt))
+        self.prefix = sequence.prompt
 
     def _sampler(self, job: Job) -> Any:
         from llama_cpp._internals import LlamaSampler
@@ -143,7 +171,7 @@ class LlamaCppBackend:
         for sequence in [s for s in self.sequences if s.job.cancelled]:
             self._release(sequence)
         sampled = self._fill_batch()
-        if not sampled:
+        if self.batch.n_tokens() == 0:
             return
         status = self._llama.llama_decode(self.context.ctx, self.batch.batch)
         if status != 0:  # 1: no room in the KV cache; <0: a failure. Either way the batch's replies fail.
@@ -152,6 +180,8 @@ class LlamaCppBackend:
                 self._release(sequence, error)
             return
         for sequence, index in sampled:
+            if not sequence.generated:  # its prompt was read in this batch
+                self._remember_prefix(sequence)
             token = int(sequence.sampler.sample(self.context, index))
             self._take(sequence, token)
 

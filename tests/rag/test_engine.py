@@ -10,6 +10,7 @@ import pytest
 from rag.backends import build_backend, chosen_backend
 from rag.engine import Engine, EngineBusyError, Job
 from rag.generator import ChatTemplate
+from rag.llamacpp import PROMPT_CHUNK
 from tests.helpers import make_settings
 
 COUNTRIES = ["France", "Germany", "Italy", "Spain", "Japan", "China", "Egypt", "Peru",
@@ -63,6 +64,20 @@ def test_one_question_asked_by_many_at_once_gets_one_answer(llama_engine: Engine
         together = list(pool.map(lambda _: "".join(llama_engine.stream(
             capital("Germany"), max_new_tokens=16, temperature=0.0, top_p=1.0)), range(8)))  # fmt: skip
     assert together == [alone] * 8 and "Berlin" in alone
+
+
+def test_long_prompts_are_read_in_chunks_and_share_their_opening(models_dir: Path) -> None:
+    """A prompt longer than a step's chunk is read over several steps; a second prompt with the same opening
+    (a long system prompt) takes it from the prefix cache and gets the answer it gets alone."""
+    rules = "You are a helpful assistant. " + " ".join(f"Rule {n}: be brief and polite." for n in range(150))
+    questions = [[{"role": "system", "content": rules}, *capital(country)] for country in ("Germany", "France")]
+    engine = engine_of(models_dir, "llamacpp", max_batch=2)
+    assert engine.count_tokens(questions[0]) > 2 * PROMPT_CHUNK
+    first, second = ("".join(engine.stream(q, max_new_tokens=12, temperature=0.0, top_p=1.0)) for q in questions)
+    assert engine.backend.reused_tokens > PROMPT_CHUNK  # type: ignore[attr-defined]
+    fresh = engine_of(models_dir, "llamacpp", max_batch=2)
+    assert second == "".join(fresh.stream(questions[1], max_new_tokens=12, temperature=0.0, top_p=1.0))
+    assert "Berlin" in first and "Paris" in second
 
 
 def test_a_cancelled_request_frees_its_place_in_the_batch(models_dir: Path) -> None:
