@@ -2,8 +2,10 @@
 
 - ingestion: chunks/s of `Indexer.ingest` (load, clean, chunk, embed, store) vs bare `SentenceTransformer.encode`
   of the same chunk texts;
-- generation: tokens/s of `RagPipeline.answer` (retrieve, pack, stream) vs bare `model.generate` on the same
-  prompt, forced to the same number of new tokens;
+- generation: tokens/s of `RagPipeline.answer` (retrieve, pack, stream, on the configured backend) vs bare
+  `model.generate` on the same prompt, forced to the same number of new tokens;
+- backends: the same prompt streamed through the engine on each backend (transformers, llamacpp), beside bare
+  `model.generate`: first-token time, tokens/s overall and while decoding;
 - first token: seconds from the question to the first streamed piece, with a 5-passage prompt;
 - peak RSS of this process, which holds everything the app holds.
 """
@@ -20,6 +22,10 @@ import torch
 
 from ingest.index import Indexer
 from ingest.loaders import is_supported
+from rag.backends import build_backend, llamacpp_installed
+from rag.batching import TransformersBackend
+from rag.engine import Engine
+from rag.generator import Messages, TransformersGenerator
 from rag.pipeline import RagPipeline
 from rag.prompt import pack_context
 from rag.settings import Settings
@@ -52,12 +58,57 @@ def bench_ingestion(pipeline: RagPipeline, settings: Settings, files: list[tuple
     }
 
 
-def bench_generation(pipeline: RagPipeline, question: str, max_new_tokens: int, rounds: int) -> dict[str, Any]:
+def read_cold(engine: Any) -> None:
+    """Time prompts as read the first time: without llama.cpp's prefix cache of the last prompt."""
+    getattr(getattr(engine, "backend", None), "forget_prefix", lambda: None)()
+
+
+def timed_stream(engine: Engine, messages: Messages, max_new_tokens: int) -> dict[str, float]:
+    read_cold(engine)
+    started = time.perf_counter()
+    stream = engine.stream(messages, max_new_tokens=max_new_tokens, temperature=0.0, top_p=1.0)
+    first = None
+    for _ in stream:
+        first = first or time.perf_counter()
+    ended = time.perf_counter()
+    first = first or ended
+    decoding = (stream.new_tokens - 1) / (ended - first) if stream.new_tokens > 1 and ended > first else 0.0
+    total = ended - started
+    return {"first_token_s": first - started, "tokens": stream.new_tokens, "tok_s": stream.new_tokens / total,
+            "decode_tok_s": decoding}  # fmt: skip
+
+
+def bench_backends(
+    settings: Settings, transformers: TransformersGenerator, messages: Messages, max_new_tokens: int, rounds: int
+) -> dict[str, Any]:
+    """Each backend's engine on the same prompt (medians of `rounds`), and bare generate for as many tokens."""
+    engines = {"transformers": Engine(TransformersBackend(transformers), max_batch=1)}
+    if llamacpp_installed():
+        engines["llamacpp"] = Engine(build_backend(settings.model_copy(update={"generator_backend": "llamacpp"})), 1)
+    results: dict[str, Any] = {}
+    for name, engine in engines.items():
+        timed_stream(engine, messages, 4)  # warm up
+        runs = [timed_stream(engine, messages, max_new_tokens) for _ in range(rounds)]
+        results[name] = {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]}
+    tokens = int(results["transformers"]["tokens"])
+    bare = [tokens / transformers.plain_generate_seconds(messages, tokens) for _ in range(rounds)]
+    results["bare_generate"] = {"tokens": tokens, "tok_s": round(statistics.median(bare), 3)}
+    if "llamacpp" in results:
+        results["llamacpp_vs_transformers"] = round(results["llamacpp"]["tok_s"] / results["transformers"]["tok_s"], 2)
+        results["llamacpp_vs_bare_generate"] = round(
+            results["llamacpp"]["tok_s"] / results["bare_generate"]["tok_s"], 2
+        )
+    return results
+
+
+def bench_generation(
+    pipeline: RagPipeline, transformers: TransformersGenerator, question: str, max_new_tokens: int, rounds: int
+) -> dict[str, Any]:
     generator = pipeline.generator
     hits = pipeline.retriever.retrieve(question, 5)
     budget = pipeline.prompt_budget(max_new_tokens)
     messages, used = pack_context(question, hits, generator.count_tokens, budget)
-    plain_seconds = generator.plain_generate_seconds  # type: ignore[attr-defined]
+    plain_seconds = transformers.plain_generate_seconds
     plain_seconds(messages, 4)  # warm up
     pipeline_rates, bare_rates, first_tokens, new_tokens = [], [], [], 0
     for round_number in range(rounds):
@@ -65,6 +116,7 @@ def bench_generation(pipeline: RagPipeline, question: str, max_new_tokens: int, 
         order = ("pipeline", "bare") if round_number % 2 == 0 else ("bare", "pipeline")
         for which in order:
             if which == "pipeline":  # round 0 runs it first, so the bare run knows how many tokens to make
+                read_cold(generator)
                 started = time.perf_counter()
                 answer = pipeline.answer(question, top_k=5, max_new_tokens=max_new_tokens, temperature=0.0)
                 for _ in answer.stream():
@@ -87,6 +139,7 @@ def bench_generation(pipeline: RagPipeline, question: str, max_new_tokens: int, 
         "first_token_s_p50": round(statistics.median(first_tokens), 3),
         "first_token_s_max": round(max(first_tokens), 3),
         "answer": answer.text,
+        "backends": bench_backends(pipeline.settings, transformers, messages, max_new_tokens, rounds),
     }
 
 
@@ -105,8 +158,9 @@ def run_bench(
         update |= {"data_dir": workdir, "models_dir": settings.models_path}
         bench_settings = settings.model_copy(update=update)
         pipeline = RagPipeline.from_settings(bench_settings)
+        transformers = TransformersGenerator.from_settings(bench_settings)
         ingestion = bench_ingestion(pipeline, bench_settings, corpus_files(corpus, copies))
-        generation = bench_generation(pipeline, question, max_new_tokens, rounds)
+        generation = bench_generation(pipeline, transformers, question, max_new_tokens, rounds)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rss = round(peak_rss_mb(), 1)
@@ -117,7 +171,7 @@ def run_bench(
         "peak_rss_mb": rss < TARGETS["peak_rss_mb"],
     }
     return {
-        "device": getattr(pipeline.generator, "device", "unknown"),
+        "device": transformers.device,
         "torch_threads": torch.get_num_threads(),
         "generator": pipeline.generator.name,
         "embedder": pipeline.embedder.name,

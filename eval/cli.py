@@ -78,6 +78,14 @@ def bench(
         f"  ratio {gen['ratio']:.2f} ({gen['new_tokens']} tokens)"
     )
     typer.echo(f"first token {gen['first_token_s_p50']:.3f} s (median; {gen['context_passages']} passages)")
+    typer.echo(f"backends, same {gen['prompt_tokens']}-token prompt (engine, batch of 1):")
+    for name, row in gen["backends"].items():
+        if isinstance(row, dict):
+            first = f"first token {row['first_token_s']:.2f} s, " if "first_token_s" in row else ""
+            typer.echo(f"  {name:14} {row['tok_s']:7.1f} tok/s  ({first}{row['tokens']} tokens)")
+    if "llamacpp_vs_transformers" in gen["backends"]:
+        typer.echo(f"  llamacpp vs transformers {gen['backends']['llamacpp_vs_transformers']}x, "
+                   f"vs bare generate {gen['backends']['llamacpp_vs_bare_generate']}x")  # fmt: skip
     typer.echo(f"peak RSS    {report['peak_rss_mb']:.0f} MB")
     typer.echo(f"meets targets: {report['meets_targets']}")
 

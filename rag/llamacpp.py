@@ -145,6 +145,10 @@ class LlamaCppBackend:
         self.reused_tokens += shared
         return shared
 
+    def forget_prefix(self) -> None:
+        """The next prompt is read whole (benchmarks time a prompt read cold)."""
+        self.prefix = []
+
     def _remember_prefix(self, sequence: _Sequence) -> None:
         """A prompt has been read: keep its KV cells (shared) as the prefix cache for the next ones."""
         memory = self.context.memory

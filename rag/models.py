@@ -5,7 +5,8 @@ from pathlib import Path
 from rag.settings import BUNDLED, Settings
 
 BUNDLED_GENERATOR_DIR = "SmolLM2-135M-Instruct"
-BUNDLED_GGUF = "model.gguf"  # the GGUF as it ships, beside its conversion: what the llamacpp backend runs
+BUNDLED_GGUF = "model.gguf"  # the GGUF as it ships (Q4_1), beside its conversion
+BUNDLED_GGUF_Q8 = "model-q8_0.gguf"  # the same weights re-encoded in Q8_0 at provisioning: what llamacpp runs
 PROVISION_HINT = "Run `python -m rag provision` (or `make run`) to fetch and convert it"
 
 
