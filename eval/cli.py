@@ -212,8 +212,8 @@ def answers(
     """Answer quality of the real pipeline on the shipped sets: F1, key recall, grounded share, echo rate,
     abstention and latency per set, for its tuning and its held-out part."""
     from eval.answers import covid_sets, docs_sets, rfaq_sets, run_sets
+    from rag.backends import shared_engine
     from rag.embedder import SentenceTransformerEmbedder
-    from rag.generator import TransformersGenerator
     from rag.models import quiet_model_loading
 
     wanted = sets or ["docs", "rfaq", "covid"]
@@ -234,7 +234,7 @@ def answers(
     quiet_model_loading()
     embedder, generator = (
         SentenceTransformerEmbedder.from_settings(settings),
-        TransformersGenerator.from_settings(settings),
+        shared_engine(settings),
     )
     reports = run_sets(settings, chosen, embedder, generator, work)
     if out is not None:

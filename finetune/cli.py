@@ -211,6 +211,21 @@ def merge(
     typer.echo(json.dumps(origin | {"out": str(out)}))
 
 
+@app.command("export-gguf")
+def export_gguf(adapter: Annotated[Path, typer.Argument(help="The adapter folder (`finetune train`).")]) -> None:
+    """Write the adapter as ADAPTER/adapter.gguf, which the llamacpp backend serves (RAG_ADAPTER=ADAPTER)."""
+    from finetune.gguf_export import base_config, export_gguf_adapter
+    from rag.adapter import AdapterError
+    from rag.models import generator_model_path
+
+    try:
+        out = export_gguf_adapter(adapter, base_config(generator_model_path(Settings())))
+    except AdapterError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(1) from err
+    typer.echo(f"Wrote {out}: served by the llamacpp backend with RAG_ADAPTER={adapter}")
+
+
 @app.command()
 def evaluate(
     adapter: Annotated[Path, typer.Option(help="The adapter folder to compare with its base.")],
