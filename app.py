@@ -23,6 +23,7 @@ def main() -> None:
     settings = resources.settings()
     users = resources.users()
     resources.worker()  # jobs queued before a restart are picked up as soon as the app runs
+    resources.api_server()  # with RAG_API_PORT: the HTTP API from this process, on the same engine
     auth.refresh_session(users, settings)
     user = auth.current_user()
     if settings.reader_access == "login" and user is None:

@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     serve_timeout_s: float = Field(300.0, gt=0, description="Longest a `rag serve` request may wait and generate.")
     serve_max_waiting: int = Field(8, ge=0, le=10_000, description="Requests `rag serve` lets wait for the model.")
 
+    api_port: int | None = Field(
+        None, ge=1, le=65535, description="The app also serves the HTTP API on this port, from its own process."
+    )
+    api_host: str = Field("127.0.0.1", description="Interface of that API (beyond loopback: keys are required).")
     api_access: ApiAccess = Field("key", description="key = API callers send a key; open = anonymous readers too.")
     rate_limit: str = Field("60/minute", description="Requests per API key (or client address), e.g. 10/second.")
     cache_ttl_s: float = Field(600.0, ge=0.0, description="Seconds an API answer is reused for the same question.")

@@ -49,6 +49,28 @@ def worker() -> Worker:
     return running
 
 
+@st.cache_resource(show_spinner=False)
+def api_server() -> str | None:
+    """With RAG_API_PORT, the HTTP API runs in this process too, on the app's pipeline and worker: browser
+    sessions and API calls share one engine, so they are batched together."""
+    s = settings()
+    if s.api_port is None:
+        return None
+    import threading
+
+    import uvicorn
+
+    from accounts.keys import KeyStore
+    from serving.api import make_api
+    from serving.cache import AnswerCache
+    from serving.service import Service
+
+    service = Service(s, pipeline(), documents(), job_queue(), KeyStore(s.app_db), AnswerCache(s.cache_ttl_s))
+    config = uvicorn.Config(make_api(service), host=s.api_host, port=s.api_port, log_level="warning")
+    threading.Thread(target=uvicorn.Server(config).run, daemon=True, name="http-api").start()
+    return f"http://{s.api_host}:{s.api_port}"
+
+
 def documents() -> DocumentService:
     """Uploads, deletes and re-ingests, on the worker's view of the store (which sees its own writes at once)."""
     s, indexer = settings(), worker().indexer

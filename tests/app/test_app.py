@@ -266,3 +266,35 @@ def test_unsupported_sentences_are_highlighted_under_the_answer() -> None:
     app.run()
     assert app.caption[0].value.endswith("Grounding check: 1 of 2 sentences backed by the sources")
     assert [m.value for m in app.markdown] == [":red-background[It costs 55 euros\\.] · numbers"]
+
+
+def test_the_app_can_serve_the_api_from_its_own_process(
+    handbook_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RAG_API_PORT: browser sessions and API calls go to the same engine, and so are batched together."""
+    import httpx
+
+    from accounts.keys import KeyStore
+    from rag.backends import shared_engine
+    from tests.app.test_browser import free_port
+
+    port = free_port()
+    monkeypatch.setenv("RAG_API_PORT", str(port))
+    settings = Settings()
+    UserStore(settings.app_db).add("api-reader", "a long password", "reader")
+    key = KeyStore(settings.app_db).create("api-reader")[0]
+    app = start_app()
+    app.chat_input[0].set_value("How much does a monthly parking permit cost?").run()
+    assert "40" in app.chat_message[1].text[0].value
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz").json()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    engine = shared_engine(settings)
+    assert health["generator"] == engine.name and engine.stats()["running"] == 0
+    asked = httpx.post(f"http://127.0.0.1:{port}/v1/ask", json={"question": "When does the staff cafeteria close?"},
+                       headers={"Authorization": f"Bearer {key}"}, timeout=300)  # fmt: skip
+    assert "15:00" in asked.json()["answer"]
