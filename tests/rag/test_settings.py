@@ -57,3 +57,9 @@ def test_what_reports_record_holds_no_secrets() -> None:
     assert recorded["judge_base_url"] == "http://[::1]:8001/v1"
     assert not {"judge_api_key", "admin_password", "serve_api_key"} & set(recorded)
     assert not any(s in str(recorded) for s in ("store-pass", "t0ken", "k3y", "secret"))
+
+
+def test_a_rate_limit_that_is_not_a_rate_is_refused() -> None:
+    assert Settings(_env_file=None, rate_limit="10/second;500/hour").rate_limit  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="rate_limit"):
+        Settings(_env_file=None, rate_limit="often")  # type: ignore[call-arg]
