@@ -21,7 +21,7 @@ from ragas.embeddings import HuggingFaceEmbeddings
 from ragas.llms import llm_factory
 from ragas.metrics.collections import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
 
-from rag.generator import TransformersGenerator
+from rag.backends import shared_engine
 from rag.models import embedding_model_path
 from rag.settings import BUNDLED, Settings, public_url
 from serving.generator_server import ServeLimits, make_app
@@ -72,7 +72,10 @@ def _free_port() -> int:
 def start_local_server(settings: Settings) -> str:
     """Serve the judge model (RAG_JUDGE_MODEL, default the generator) on a free local port; its base URL."""
     model = settings.judge_model or settings.generator_model
-    generator = TransformersGenerator.from_settings(settings.model_copy(update={"generator_model": model}))
+    # transformers: JSON replies are constrained by lm-format-enforcer (rag/constrained.py), as tested for RAGAS
+    generator = shared_engine(
+        settings.model_copy(update={"generator_model": model, "generator_backend": "transformers"})
+    )
     limits = ServeLimits.from_settings(settings)
     limits = replace(limits, max_tokens=max(limits.max_tokens, settings.judge_max_tokens))
     port = _free_port()

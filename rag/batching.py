@@ -82,6 +82,9 @@ class TransformersBackend:
     def count_tokens(self, messages: Messages) -> int:
         return self.generator.count_tokens(messages)
 
+    def count_text_tokens(self, text: str) -> int:
+        return self.generator.count_text_tokens(text)
+
     def read_prompt(self, messages: Messages, layers: list[int]) -> PromptRead:
         return self.generator.read_prompt(messages, layers)
 

@@ -248,7 +248,7 @@ def serve(
     """Serve the generator (RAG_GENERATOR_MODEL) as an OpenAI-compatible chat endpoint, e.g. as an eval judge."""
     import uvicorn
 
-    from rag.generator import TransformersGenerator
+    from rag.backends import shared_engine
     from serving.generator_server import ServeConfigError, ServeLimits, check_exposure, make_app
 
     settings = Settings()
@@ -260,7 +260,7 @@ def serve(
         raise typer.Exit(2) from err
     quiet_model_loading()
     try:
-        generator = TransformersGenerator.from_settings(settings)
+        generator = shared_engine(settings.model_copy(update={"generator_backend": "transformers"}))
     except (ModelNotFoundError, AdapterError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err

@@ -132,6 +132,11 @@ class Engine:
     def count_tokens(self, messages: Messages) -> int:
         return self.backend.count_tokens(messages)
 
+    def count_text_tokens(self, text: str) -> int:
+        """Tokens of a plain text (a reply), by the backend's tokenizer, or about 4 characters each."""
+        count = getattr(self.backend, "count_text_tokens", None)
+        return int(count(text)) if count is not None else max(1, len(text) // 4)
+
     def read_prompt(self, messages: Messages, layers: Sequence[int]) -> PromptRead:
         read = getattr(self.backend, "read_prompt", None)
         if read is None:

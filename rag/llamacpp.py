@@ -122,6 +122,9 @@ class LlamaCppBackend:
     def count_tokens(self, messages: Messages) -> int:
         return self.template.count_tokens(messages)
 
+    def count_text_tokens(self, text: str) -> int:
+        return len(self.template.tokenizer.encode(text, add_special_tokens=False))
+
     def add(self, job: Job) -> None:
         prompt = self.template.prompt_ids(job.messages)
         room = self.context_tokens - job.max_new_tokens

@@ -30,7 +30,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.generator import Messages, TransformersGenerator
+from rag.engine import Engine
+from rag.generator import Messages
 from rag.settings import Settings
 
 DEFAULT_MAX_TOKENS = 512
@@ -182,9 +183,7 @@ def requested_tokens(request: ChatRequest, limits: ServeLimits) -> int:
 # Generation ----------------------------------------------------------------------------------------------
 
 
-def complete(
-    generator: TransformersGenerator, request: ChatRequest, max_tokens: int, stop: threading.Event
-) -> dict[str, Any]:
+def complete(generator: Engine, request: ChatRequest, max_tokens: int, stop: threading.Event) -> dict[str, Any]:
     """One chat completion response object for a request (generation ends early when `stop` is set)."""
     messages = chat_messages(request.messages)
     tool = forced_tool(request)
@@ -217,7 +216,7 @@ def complete(
     }
 
 
-def model_id(generator: TransformersGenerator) -> str:
+def model_id(generator: Engine) -> str:
     """The model's name without the local folder it was loaded from."""
     return Path(generator.name).name
 
@@ -304,7 +303,7 @@ async def generate_until_done_or_gone(
     return result
 
 
-def make_app(generator: TransformersGenerator, limits: ServeLimits) -> FastAPI:
+def make_app(generator: Engine, limits: ServeLimits) -> FastAPI:
     app = FastAPI(title="docqa generator", docs_url=None, redoc_url=None, openapi_url=None)
     queue = Queue(limits.max_waiting)
 
