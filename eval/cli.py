@@ -27,17 +27,21 @@ def load(
         "eval/sets/docs-answers.jsonl"
     ),
     count: Annotated[int, typer.Option(min=1, help="Questions each level answers (shared by its clients).")] = 32,
+    generate: Annotated[
+        int, typer.Option(help="Send each question as a bare prompt to /generate for this many tokens (admin key).")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """The HTTP API under 1, 4, 8, 16 clients at once: answers/s, tokens/s, latency and first token, errors."""
     from eval.load import read_questions, run_load
 
     levels = [int(level) for level in clients.split(",")]
-    report = run_load(url.rstrip("/"), key, read_questions(question_set), levels, count)
+    report = run_load(url.rstrip("/"), key, read_questions(question_set), levels, count, generate)
     if as_json:
         typer.echo(json.dumps(report))
         return
-    typer.echo(f"{report['generator']}, max batch {report['engine']['max_batch'] if report['engine'] else '?'}")
+    batch = report["engine"]["max_batch"] if report["engine"] else "?"
+    typer.echo(f"{report['route']} on {report['generator']}, max batch {batch}")
     typer.echo("clients  answers/s  tokens/s  (x first)  latency p50/p95 s  first token p50/p95 s  errors")
     for r in report["levels"]:
         typer.echo(

@@ -90,7 +90,19 @@ def ask_streamed(http: httpx.Client, question: str) -> Outcome:
         return Outcome(error=type(err).__name__)
 
 
-def run_level(url: str, key: str | None, questions: list[str], clients: int) -> Level:
+def generate_bare(http: httpx.Client, prompt: str, max_new_tokens: int) -> Outcome:
+    """The bare model through the engine (`POST /generate`, admins): what batching does for decoding alone."""
+    started = time.perf_counter()
+    try:
+        response = http.post("/generate", json={"prompt": prompt, "max_new_tokens": max_new_tokens})
+    except httpx.HTTPError as err:
+        return Outcome(error=type(err).__name__)
+    if response.status_code != 200:
+        return Outcome(error=f"HTTP {response.status_code}")
+    return Outcome(time.perf_counter() - started, None, int(response.json()["new_tokens"]))
+
+
+def run_level(url: str, key: str | None, questions: list[str], clients: int, generate: int = 0) -> Level:
     level = Level(clients)
     lock = threading.Lock()
     waiting = iter(questions)
@@ -103,7 +115,7 @@ def run_level(url: str, key: str | None, questions: list[str], clients: int) -> 
     def client(number: int) -> None:
         with httpx.Client(base_url=url, headers=headers, timeout=900) as http:
             while (question := next_question()) is not None:
-                outcome = ask_streamed(http, question)
+                outcome = generate_bare(http, question, generate) if generate else ask_streamed(http, question)
                 with lock:
                     level.outcomes.append(outcome)
 
@@ -114,11 +126,16 @@ def run_level(url: str, key: str | None, questions: list[str], clients: int) -> 
     return level
 
 
-def run_load(url: str, key: str | None, questions: list[str], levels: list[int], count: int) -> dict[str, Any]:
+def run_load(
+    url: str, key: str | None, questions: list[str], levels: list[int], count: int, generate: int = 0
+) -> dict[str, Any]:
+    """`generate` > 0: each question is a bare prompt to `/generate` for that many new tokens, not a question."""
     health = httpx.get(f"{url}/healthz", timeout=30).json()
     asked = (questions * (count // len(questions) + 1))[:count]
-    reports = [run_level(url, key, asked, clients).report() for clients in levels]
+    reports = [run_level(url, key, asked, clients, generate).report() for clients in levels]
     base = reports[0]["tokens_per_s"] or 1.0
     for report in reports:
         report["tokens_per_s_vs_first"] = round(report["tokens_per_s"] / base, 2)
-    return {"url": url, "generator": health.get("generator"), "engine": health.get("engine"), "levels": reports}
+    route = f"/generate ({generate} new tokens)" if generate else "/v1/ask"
+    return {"url": url, "route": route, "generator": health.get("generator"), "engine": health.get("engine"),
+            "levels": reports}  # fmt: skip
