@@ -33,6 +33,7 @@ def ask(
     ] = None,
 ) -> None:
     """Answer QUESTION from the documents in the store, citing the passages used."""
+    from rag.engine import EngineBusyError
     from rag.pipeline import QuestionError, RagPipeline
 
     quiet_model_loading()
@@ -42,7 +43,7 @@ def ask(
         if unknown:
             raise QuestionError(f"No document named {', '.join(unknown)}: see `python -m ingest list`.")
         answer = pipeline.answer(question, top_k=top_k, sources=source or None)
-    except (ModelNotFoundError, AdapterError, StoreMismatchError, QuestionError) as err:
+    except (ModelNotFoundError, AdapterError, StoreMismatchError, QuestionError, EngineBusyError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
     if as_json:

@@ -79,7 +79,10 @@ class Job:
         """The reply's text as it comes; leaving early (or an error) cancels the job."""
         try:
             while True:
-                item = self._out.get(timeout=timeout_s)
+                try:
+                    item = self._out.get(timeout=timeout_s)
+                except queue.Empty:
+                    raise TimeoutError(f"No reply from the model within {timeout_s:.0f} s: try again.") from None
                 if item is None:
                     return
                 if isinstance(item, BaseException):

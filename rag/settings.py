@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     )
     generator_threads: int | None = Field(None, ge=1, le=512, description="llamacpp CPU threads (default: all).")
     max_batch: int = Field(8, ge=1, le=256, description="Requests the engine generates together.")
-    max_queue: int = Field(64, ge=0, le=100_000, description="Requests that may wait for the engine (then: busy).")
+    max_queue: int = Field(64, ge=1, le=100_000, description="Requests that may wait for the engine (then: busy).")
 
     chunk_size: int = Field(128, ge=16, le=8192, description="Maximum chunk length in embedder tokens.")
     chunk_overlap: int = Field(24, ge=0, description="Tokens shared by neighbouring chunks.")

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from rag.adapter import AdapterError
+from rag.engine import EngineBusyError
 from rag.models import ModelNotFoundError
 from rag.pipeline import QuestionError, RagPipeline
 from rag.store import StoreMismatchError
@@ -115,8 +116,8 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
     with st.chat_message("assistant"):
         try:
             answer = pipeline.answer(question, history=history, **options)
-        except QuestionError as err:
-            st.error(str(err))
+        except (QuestionError, EngineBusyError) as err:  # too long, or too many people asking right now
+            (st.warning if isinstance(err, EngineBusyError) else st.error)(str(err))
             st.session_state.messages.pop()  # not a turn of the conversation
             return
         searched_for = answer.query if answer.query != question else None

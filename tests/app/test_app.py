@@ -298,3 +298,30 @@ def test_the_app_can_serve_the_api_from_its_own_process(
     asked = httpx.post(f"http://127.0.0.1:{port}/v1/ask", json={"question": "When does the staff cafeteria close?"},
                        headers={"Authorization": f"Bearer {key}"}, timeout=300)  # fmt: skip
     assert "15:00" in asked.json()["answer"]
+
+
+def test_when_the_engine_is_full_the_reader_is_told_to_retry(
+    handbook_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from rag.backends import shared_engine
+    from rag.engine import Job
+
+    monkeypatch.setenv("RAG_MAX_BATCH", "1")
+    monkeypatch.setenv("RAG_MAX_QUEUE", "1")
+    engine = shared_engine(Settings())
+    stop = threading.Event()
+    busy = engine.stream([{"role": "user", "content": "Tell a long story."}], max_new_tokens=1500,
+                         temperature=0.0, top_p=1.0, stop=stop)  # fmt: skip
+    next(iter(busy))  # generating: the batch's one place is taken
+    waiting = Job([{"role": "user", "content": "Hello"}], 4, stop=stop)
+    engine.submit(waiting)  # and the queue's one place
+    try:
+        app = start_app()
+        app.chat_input[0].set_value("How much does a monthly parking permit cost?").run()
+        assert not app.exception, app.exception
+        assert "busy" in app.warning[0].value and "retry in" in app.warning[0].value
+        assert app.session_state["messages"] == []  # not kept as a turn of the chat: it can be asked again
+    finally:
+        stop.set()
