@@ -91,6 +91,11 @@ class TransformersBackend:
     def add(self, job: Job) -> None:
         self.jobs.append(job)
 
+    def abort(self, error: BaseException) -> None:
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            job.finish(error)
+
     def step(self) -> None:
         jobs, self.jobs = self.jobs, []
         alone = [job for job in jobs if job.resume is not None or job.avoid_opening or job.schema is not None]

@@ -112,6 +112,9 @@ class Backend(Protocol):
     def step(self) -> None:
         """Advance the batch: finished, failed and cancelled jobs are finished and leave it."""
 
+    def abort(self, error: BaseException) -> None:
+        """Fail every job in the batch with `error` and empty it (the backend failed outside any one job)."""
+
     @property
     def running(self) -> int: ...
 
@@ -208,7 +211,10 @@ class Engine:
                 job.finish()
                 continue
             self._wait_s = 0.8 * self._wait_s + 0.2 * (time.monotonic() - job.queued_at)
-            self.backend.add(job)
+            try:
+                self.backend.add(job)
+            except Exception as err:  # this job cannot be generated (a schema the grammar refuses, say)
+                job.finish(err)
 
     def _run(self) -> None:
         pause = 0.5
@@ -220,7 +226,8 @@ class Engine:
                     del self._batch_sizes[:-1000]
                     self.backend.step()
                 pause = 0.5
-            except Exception:  # the backend failed outside any one job: log, pause, go on
+            except Exception as err:  # the backend failed outside any one job: fail the batch, pause, go on
                 log.exception("generation engine step failed; retrying in %.1f s", pause)
+                self.backend.abort(err)
                 time.sleep(pause)
                 pause = min(pause * 2, 30.0)

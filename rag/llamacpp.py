@@ -235,6 +235,10 @@ class LlamaCppBackend:
         if reply_ends(sequence.generated, job.max_new_tokens):
             self._release(sequence)
 
+    def abort(self, error: BaseException) -> None:
+        for sequence in list(self.sequences):
+            self._release(sequence, error)
+
     def _piece(self, token: int) -> bytes:
         """The token's bytes (control tokens: none); a character may span tokens, hence bytes."""
         size = 64

@@ -71,6 +71,9 @@ class OpenAIBackend:
         self._ended.wait(timeout=0.05)
         self._ended.clear()
 
+    def abort(self, error: BaseException) -> None:
+        """Each request runs in its own thread and finishes on its own (a failure there fails only that job)."""
+
     def _request(self, job: Job) -> dict[str, Any]:
         plain = self.template.as_plain_text if self.template is not None else as_plain_text
         request: dict[str, Any] = {

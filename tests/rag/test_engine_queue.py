@@ -29,6 +29,11 @@ class WordBackend:
     def add(self, job: Job) -> None:
         self.jobs.append((job, job.messages[-1]["content"].split()))
 
+    def abort(self, error: BaseException) -> None:
+        for job, _ in self.jobs:
+            job.finish(error)
+        self.jobs.clear()
+
     def step(self) -> None:
         self.gate.wait()
         self.batch_sizes.append(len(self.jobs))
@@ -86,6 +91,35 @@ def test_a_full_queue_is_busy_with_a_retry_time_and_a_caller_who_left_is_skipped
     iter(running).close()  # and the running one's caller too
     assert "".join(waiting.pieces()).split() == ["kept", "words"]
     assert "".join(left.pieces()) == ""
+
+
+def test_a_step_that_raises_fails_its_batch_and_the_engine_goes_on() -> None:
+    class Crashing(WordBackend):
+        crashed = False
+
+        def step(self) -> None:
+            if not self.crashed:
+                self.crashed = True
+                raise MemoryError("the machine ran out of memory")
+            super().step()
+
+    engine = Engine(Crashing(), max_batch=2)
+    with pytest.raises(RuntimeError, match="ran out of memory"):
+        "".join(engine.stream(say("a b"), max_new_tokens=2, temperature=0, top_p=1))
+    assert "".join(engine.stream(say("c d"), max_new_tokens=2, temperature=0, top_p=1)).split() == ["c", "d"]
+
+
+def test_a_job_the_backend_refuses_fails_alone() -> None:
+    class Picky(WordBackend):
+        def add(self, job: Job) -> None:
+            if "refuse" in job.messages[-1]["content"]:
+                raise ValueError("a schema the grammar cannot express")
+            super().add(job)
+
+    engine = Engine(Picky(), max_batch=2)
+    with pytest.raises(RuntimeError, match="grammar cannot express"):
+        "".join(engine.stream(say("refuse me"), max_new_tokens=2, temperature=0, top_p=1))
+    assert "".join(engine.stream(say("fine"), max_new_tokens=2, temperature=0, top_p=1)).strip() == "fine"
 
 
 def test_a_failing_backend_fails_the_job_not_the_engine() -> None:
