@@ -64,6 +64,11 @@ class GenerateRequest(BaseModel):
 def start_answer(service: Service, question: str, history: list[HistoryTurn], **options: Any) -> Answer:
     """The pipeline's answer, as an HTTP error when the question cannot be asked or the engine is full."""
     turns = [Turn(turn.question, turn.question, turn.answer) for turn in history]
+    sources = options.get("sources")
+    if sources:
+        unknown = sorted(set(sources) - {document.source for document in service.pipeline.store.documents()})
+        if unknown:
+            raise api_error(422, f"No document named {', '.join(unknown)}: see GET /v1/documents.", "unknown_source")
     try:
         return service.pipeline.answer(question, history=turns, **options)
     except QuestionError as err:

@@ -142,6 +142,15 @@ def test_ask_returns_the_cli_contract_then_the_cached_answer(api: Api) -> None:
     assert not fresh.json()["cached"] and int(fresh.headers["x-generated-tokens"]) > 0
 
 
+def test_a_question_can_be_limited_to_named_documents(api: Api) -> None:
+    question, page, expected = HANDBOOK_FACTS[0]
+    scoped = api.ask(api.reader, question=question, sources=["handbook.pdf"]).json()
+    assert expected in scoped["answer"] and {s["source"] for s in scoped["sources"]} == {"handbook.pdf"}
+    assert scoped["sources"][0]["page"] == page
+    unknown = api.ask(api.reader, question=question, sources=["nope.pdf"])
+    assert unknown.status_code == 422 and "nope.pdf" in unknown.json()["error"]["message"]
+
+
 def test_a_streamed_answer_assembles_to_the_final_object(api: Api) -> None:
     question, _, expected = HANDBOOK_FACTS[2]
     with httpx.stream("POST", f"{api.url}/v1/ask", json={"question": question, "stream": True},
