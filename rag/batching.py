@@ -6,8 +6,9 @@ When the engine's batch starts, the jobs waiting are left-padded to one length a
 the next batch. A job that needs more than plain sampling (the answerability head's resumed prompt, a forbidden
 opening, a JSON schema) is generated alone by the generator's own path.
 
-Why not transformers' continuous batching (`generate_batch` / `init_continuous_batching`): it needs paged
-attention kernels and is built for CUDA; on CPU it was not faster here (see README, "Serving").
+Why not transformers' continuous batching (`generate_batch`): on CPUs it was slower. The same 8 prompts, 64
+tokens each, greedy, on 2 cores: `generate_batch` 28.9 tokens/s, this engine's padded batches 38.7, one at a
+time 17.0 (README, "Serving").
 """
 
 from typing import Any
