@@ -37,8 +37,14 @@ Condition = Callable[[sqlite3.Row], bool]
 
 
 def big_pdf(path: Path, word: str) -> Path:
-    page = " ".join(f"Clause {n} of the {word} agreement binds every tenant of the building." for n in range(40))
-    return write_text_pdf(path, [page] * 40)  # about 200 chunks: two embedding batches
+    """About 200 chunks, all different (the embedder embeds a repeated text once): two embedding batches."""
+    pages = [
+        " ".join(
+            f"Clause {n} of part {p} of the {word} agreement binds every tenant of the building." for n in range(40)
+        )
+        for p in range(40)
+    ]
+    return write_text_pdf(path, pages)
 
 
 def run_worker(settings: Settings, kill_when: Condition | None = None) -> str:
