@@ -38,7 +38,7 @@ lint: $(VENV)/.dev
 
 # llama-cpp-python builds from source with cmake and g++ (about 3.5 min on 2 cores; LLAVA_BUILD=OFF skips the
 # multimodal library). GGML_OPENMP=OFF: llama.cpp's own thread pool, since sharing OpenMP with torch halved its
-# decoding speed once torch had run (141 -> 77 tokens/s). The build lives in .venv: later runs reuse it.
+# decoding speed once torch had run (147 -> 77-86 tokens/s). The build lives in .venv: later runs reuse it.
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_OPENMP=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
