@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.index import delete_document
-from ingest.jobs import JobQueue
+from ingest.jobs import JobQueue, Worker
 from ingest.originals import original_path
 from ingest.uploads import submit_upload
 from rag.keyword import KeywordIndex
@@ -30,6 +30,14 @@ class DocumentService:
             store or open_store(settings), JobQueue(settings.app_db), settings.originals_dir,
             settings.max_upload_mb * 2**20, keywords,
         )  # fmt: skip
+
+    @classmethod
+    def on_worker(cls, settings: Settings, worker: Worker) -> "DocumentService":
+        """Uploads, deletes and re-ingests on a worker's view of the store (which sees its own writes at once)."""
+        indexer = worker.indexer
+        return cls(
+            indexer.store, worker.queue, settings.originals_dir, settings.max_upload_mb * 2**20, indexer.keywords
+        )
 
     def documents(self) -> list[Document]:
         return self.store.documents()

@@ -29,7 +29,8 @@ from ingest.index import Indexer
 from ingest.loaders import LoadError
 from ingest.originals import folder_name, remove_originals
 from rag.db import BUSY_TIMEOUT_S, connect
-from rag.store import Store
+from rag.settings import Settings
+from rag.store import Store, open_store
 
 State = Literal["queued", "running", "done", "failed"]
 MAX_ATTEMPTS = 2
@@ -220,6 +221,11 @@ class Worker(threading.Thread):
         self.current: int | None = None  # the job being worked on, for the heartbeat
         self.errors = 0  # errors outside a job in a row (0 when the last round went well)
         self._heart = threading.Thread(target=self._beat, name="ingest-heartbeat", daemon=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, queue: JobQueue) -> "Worker":
+        """A worker with its own Indexer (its own embedder: one per thread that embeds); not started yet."""
+        return cls(queue, Indexer.from_settings(settings), reopen=lambda: open_store(settings, fresh=True))
 
     def recover(self) -> None:
         """Requeue jobs whose worker stopped beating; a job failed for good loses the chunks it left behind."""

@@ -20,6 +20,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -130,7 +131,7 @@ class Engine:
         self.max_queue = max_queue
         self._queue: queue.Queue[Job] = queue.Queue(maxsize=max_queue)
         self._wait_s = 1.0  # running mean of how long admitted jobs waited in the queue, for Retry-After
-        self._batch_sizes: list[int] = []
+        self._batch_sizes: deque[int] = deque(maxlen=200)  # the running batch's size at each recent step
         threading.Thread(target=self._run, daemon=True, name="engine").start()
 
     # The Generator protocol ----------------------------------------------------------------------------------
@@ -190,7 +191,7 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Queue depth and batch sizes, for /healthz and metrics."""
-        recent = self._batch_sizes[-200:]
+        recent = self._batch_sizes
         return {
             "backend": self.name,
             "waiting": self._queue.qsize(),
@@ -223,7 +224,6 @@ class Engine:
                 self._admit()
                 if self.backend.running:
                     self._batch_sizes.append(self.backend.running)
-                    del self._batch_sizes[:-1000]
                     self.backend.step()
                 pause = 0.5
             except Exception as err:  # the backend failed outside any one job: fail the batch, pause, go on

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from rag.engine import Job
-from rag.generator import ChatTemplate, Messages
+from rag.generator import WORD_JOINER, ChatTemplate, Messages
 
 CHARS_PER_TOKEN = 3.0
 TOKENS_PER_MESSAGE = 8
@@ -28,7 +28,7 @@ def estimate_tokens(messages: Messages) -> int:
 def as_plain_text(text: str) -> str:
     """Chat markup inside a message split by an invisible character, so a document cannot open a turn of its own
     on a server whose template we do not know (see rag.generator.control_token_splitter)."""
-    return CONTROL_MARKUP.sub(lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:], text)
+    return CONTROL_MARKUP.sub(lambda m: m.group(0)[0] + WORD_JOINER + m.group(0)[1:], text)
 
 
 class OpenAIBackend:

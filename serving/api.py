@@ -29,12 +29,11 @@ from sse_starlette import EventSourceResponse
 from accounts.keys import Caller
 from ingest.uploads import UploadError
 from rag.engine import EngineBusyError
-from rag.pipeline import QuestionError
-from rag.types import Answer, Turn
+from rag.types import Answer
 from serving.access import Access, BodyLimit
 from serving.chat import add_chat_routes
-from serving.errors import add_error_handlers, api_error
-from serving.service import Service
+from serving.errors import add_error_handlers, api_error, busy_error
+from serving.service import Service, stream_pieces
 
 MAX_HISTORY = 20
 
@@ -59,32 +58,6 @@ class GenerateRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=100_000)
     max_new_tokens: int = Field(256, ge=1)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
-
-
-def start_answer(service: Service, question: str, history: list[HistoryTurn], **options: Any) -> Answer:
-    """The pipeline's answer, as an HTTP error when the question cannot be asked or the engine is full."""
-    turns = [Turn(turn.question, turn.question, turn.answer) for turn in history]
-    sources = options.get("sources")
-    if sources:
-        unknown = sorted(set(sources) - {document.source for document in service.pipeline.store.documents()})
-        if unknown:
-            raise api_error(422, f"No document named {', '.join(unknown)}: see GET /v1/documents.", "unknown_source")
-    try:
-        return service.pipeline.answer(question, history=turns, **options)
-    except QuestionError as err:
-        raise api_error(422, str(err), "invalid_question") from err
-    except EngineBusyError as err:
-        raise api_error(503, str(err), "busy", headers={"Retry-After": str(err.retry_after_s)}) from err
-
-
-async def stream_pieces(answer: Answer) -> AsyncIterator[str]:
-    """The answer's pieces, read in a worker thread; leaving early stops the generation."""
-    pieces = answer.stream()
-    try:
-        while (piece := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
-            yield piece
-    finally:
-        pieces.close()
 
 
 def make_api(service: Service) -> FastAPI:
@@ -115,11 +88,11 @@ def make_api(service: Service) -> FastAPI:
                 if body.stream
                 else (cached | {"cached": True})
             )
-        answer = await anyio.to_thread.run_sync(lambda: start_answer(service, body.question, body.history, **options))
+        answer = await anyio.to_thread.run_sync(lambda: service.answer(body.question, history, **options))
         if not body.stream:
             result = await anyio.to_thread.run_sync(answer.result)
             service.cache.put(key, result)
-            return JSONResponse(result | {"cached": False}, headers=_usage_headers(answer))
+            return JSONResponse(result | {"cached": False}, headers={"X-Generated-Tokens": str(answer.new_tokens)})
 
         async def finish() -> dict[str, Any]:
             result = await anyio.to_thread.run_sync(answer.result)
@@ -138,7 +111,7 @@ def make_api(service: Service) -> FastAPI:
                 messages, max_new_tokens=body.max_new_tokens, temperature=body.temperature, top_p=1.0
             )
         except EngineBusyError as err:
-            raise api_error(503, str(err), "busy", headers={"Retry-After": str(err.retry_after_s)}) from err
+            raise busy_error(err) from err
         text = await anyio.to_thread.run_sync(lambda: "".join(stream))
         return {"text": text, "new_tokens": stream.new_tokens, "model": service.pipeline.generator.name}
 
@@ -177,10 +150,6 @@ def make_api(service: Service) -> FastAPI:
 
 def _usage(answer: Answer) -> dict[str, Any]:
     return {"generated_tokens": answer.new_tokens, "first_token_s": answer.first_token_s}
-
-
-def _usage_headers(answer: Answer) -> dict[str, str]:
-    return {"X-Generated-Tokens": str(answer.new_tokens)}
 
 
 def _events(

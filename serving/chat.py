@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.errors import api_error
-from serving.service import Service
+from serving.service import Service, stream_pieces
 
 MODEL = "docqa"
 REPLACED = "\n\nNot backed by the passages. Quoted from the documents instead:\n"
@@ -74,8 +74,6 @@ def _chunk(ident: str, created: int, delta: dict[str, Any], finish: str | None =
 
 
 def add_chat_routes(app: FastAPI, service: Service, reader: Any) -> None:
-    from serving.api import HistoryTurn, start_answer, stream_pieces
-
     @app.get("/v1/models")
     def models(caller: reader) -> dict[str, Any]:  # type: ignore[valid-type]
         return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "docqa"}]}
@@ -88,9 +86,8 @@ def add_chat_routes(app: FastAPI, service: Service, reader: Any) -> None:
         tokens = body.max_completion_tokens or body.max_tokens
         if tokens is not None and tokens > service.settings.serve_max_tokens:
             raise api_error(422, f"max_tokens is over {service.settings.serve_max_tokens}.", "too_long")
-        turns = [HistoryTurn(**turn) for turn in history]
         options = {"max_new_tokens": tokens, "temperature": body.temperature}
-        answer = await anyio.to_thread.run_sync(lambda: start_answer(service, question, turns, **options))
+        answer = await anyio.to_thread.run_sync(lambda: service.answer(question, history, **options))
         created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
         if not body.stream:
             return _completion(await anyio.to_thread.run_sync(answer.result), created, ident)

@@ -7,9 +7,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.engine import EngineBusyError
+
 
 def api_error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> HTTPException:
     return HTTPException(status, {"message": message, "type": kind}, headers=headers)
+
+
+def busy_error(err: EngineBusyError) -> HTTPException:
+    """The engine's queue is full: 503, and when to try again."""
+    return api_error(503, str(err), "busy", headers={"Retry-After": str(err.retry_after_s)})
 
 
 def _body(status: int, detail: Any) -> dict[str, Any]:

@@ -1,18 +1,22 @@
 """What the HTTP API serves from, built once per process: the answer pipeline (with the process's generation
 engine), the documents and their ingestion worker, API keys and the answer cache."""
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from accounts.keys import KeyStore
 from ingest.documents import DocumentService
-from ingest.index import Indexer
 from ingest.jobs import JobQueue, Worker
+from rag.engine import EngineBusyError
 from rag.models import quiet_model_loading
-from rag.pipeline import RagPipeline
+from rag.pipeline import QuestionError, RagPipeline
 from rag.settings import Settings
-from rag.store import open_store
+from rag.types import Answer, Turn
 from serving.cache import AnswerCache
+from serving.errors import api_error, busy_error
 
 
 @dataclass
@@ -34,16 +38,31 @@ class Service:
         jobs = JobQueue(settings.app_db)
         running = None
         if worker:
-            indexer = Indexer.from_settings(settings)  # its own embedder: one per thread that embeds
-            running = Worker(jobs, indexer, reopen=lambda: open_store(settings, fresh=True))
+            running = Worker.from_settings(settings, jobs)
             running.start()
-            documents = DocumentService(
-                indexer.store, jobs, settings.originals_dir, settings.max_upload_mb * 2**20, indexer.keywords
-            )
+            documents = DocumentService.on_worker(settings, running)
         else:
             documents = DocumentService.from_settings(settings)
         keys = KeyStore(settings.app_db)
         return cls(settings, pipeline, documents, jobs, keys, AnswerCache(settings.cache_ttl_s), running)
+
+    def answer(self, question: str, history: list[dict[str, str]], **options: Any) -> Answer:
+        """The pipeline's answer (`history`: earlier {question, answer} turns), or the HTTP error that says why
+        there is none: an unknown document in `sources`, a question that cannot be asked, a full engine."""
+        sources = options.get("sources")
+        if sources:
+            unknown = sorted(set(sources) - {document.source for document in self.pipeline.store.documents()})
+            if unknown:
+                raise api_error(
+                    422, f"No document named {', '.join(unknown)}: see GET /v1/documents.", "unknown_source"
+                )
+        turns = [Turn(turn["question"], turn["question"], turn["answer"]) for turn in history]
+        try:
+            return self.pipeline.answer(question, history=turns, **options)
+        except QuestionError as err:
+            raise api_error(422, str(err), "invalid_question") from err
+        except EngineBusyError as err:
+            raise busy_error(err) from err
 
     def generation(self) -> str:
         """The store's change marker (part of the cache key): any ingestion or delete changes it."""
@@ -57,3 +76,13 @@ class Service:
             "generator": self.pipeline.generator.name,
             "engine": engine() if engine else None,
         }
+
+
+async def stream_pieces(answer: Answer) -> AsyncIterator[str]:
+    """The answer's pieces, read in a worker thread; leaving early stops the generation."""
+    pieces = answer.stream()
+    try:
+        while (piece := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
+            yield piece
+    finally:
+        pieces.close()

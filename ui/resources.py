@@ -6,12 +6,10 @@ import streamlit as st
 
 from accounts.users import UserStore
 from ingest.documents import DocumentService
-from ingest.index import Indexer
 from ingest.jobs import JobQueue, Worker
 from rag.models import quiet_model_loading
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
-from rag.store import open_store
 
 
 @st.cache_resource
@@ -42,9 +40,7 @@ def job_queue() -> JobQueue:
 @st.cache_resource(show_spinner="Starting the ingestion worker...")
 def worker() -> Worker:
     """One background worker per app process: it survives page reloads and restarts with the app."""
-    s = settings()
-    indexer = Indexer.from_settings(s)  # its own embedder: tokenizers are not safe to share between threads
-    running = Worker(job_queue(), indexer, reopen=lambda: open_store(s, fresh=True))
+    running = Worker.from_settings(settings(), job_queue())
     running.start()
     return running
 
@@ -73,5 +69,4 @@ def api_server() -> str | None:
 
 def documents() -> DocumentService:
     """Uploads, deletes and re-ingests, on the worker's view of the store (which sees its own writes at once)."""
-    s, indexer = settings(), worker().indexer
-    return DocumentService(indexer.store, job_queue(), s.originals_dir, s.max_upload_mb * 2**20, indexer.keywords)
+    return DocumentService.on_worker(settings(), worker())
