@@ -309,14 +309,15 @@ def run_command(
         str, typer.Option(help="none; endpoint (RAG_JUDGE_BASE_URL/MODEL); local (RAG_JUDGE_MODEL served here).")
     ] = "none",
     metrics: Annotated[list[str] | None, typer.Option(help="RAGAS metrics (repeat); default all four.")] = None,
+    redact: Annotated[bool, typer.Option("--redact", help="Remove personal data from the reports.")] = False,
 ) -> None:
     """Answer every question with the real pipeline, score the answers, write the reports, record the run."""
-    report = evaluate(question_set, out, judge, metrics)
+    report = evaluate(question_set, out, judge, metrics, redact)
     summary = "  ".join(f"{k} {v}" for k, v in report["summary"].items())
     typer.echo(f"{summary}\nLLM metrics: {report['llm_metrics']}\n-> {out / 'report.json'}\n-> {out / 'report.html'}")
 
 
-def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None) -> dict:
+def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None, redact: bool = False) -> dict:
     """One evaluation run (also what `schedule` runs); exits with a message on a bad set."""
     from eval.report import write_report
     from eval.run import run_set
@@ -345,7 +346,45 @@ def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | Non
             problem = str(err)
             typer.echo(f"warning: LLM metrics not computed: {problem}", err=True)
     report = run_set(settings, RagPipeline.from_settings(settings), items, question_set.name, chosen, problem)
+    if redact:
+        from rag.safety.pii import redact_all
+
+        report["items"] = redact_all(report["items"], settings.pii_region)
     write_report(report, out, History(settings.data_dir / "eval_history.db"))
+    return report
+
+
+@app.command()
+def redteam(
+    out: Annotated[Path, typer.Option(help="Folder for report.json and report.html.")],
+    redteam_set: Annotated[
+        Path | None, typer.Option("--set", help="A red-team set (default: the shipped one).")
+    ] = None,
+    docs: Annotated[
+        list[Path] | None, typer.Option(help="Folders ingested into a throwaway store (default: shipped + docs/).")
+    ] = None,
+) -> None:
+    """Run hostile and benign prompts through the guardrails and the answer path; write the classification
+    report, injection success and personal data leaked."""
+    report = run_redteam_once(redteam_set, docs, out)
+    typer.echo("  ".join(f"{k} {v}" for k, v in report["summary"].items()))
+    typer.echo(f"-> {out / 'report.json'}\n-> {out / 'report.html'}")
+
+
+def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Path) -> dict:
+    from eval.redteam import SHIPPED, SHIPPED_DOCS, RedteamSetError, evaluate_redteam, write_redteam
+    from rag.models import quiet_model_loading
+    from records.eval_history import History
+
+    quiet_model_loading()
+    settings = Settings()
+    folders = docs or [SHIPPED_DOCS, *([Path("docs")] if Path("docs").is_dir() else [])]
+    try:
+        report = evaluate_redteam(redteam_set or SHIPPED, folders, settings)
+    except (RedteamSetError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    write_redteam(report, out, History(settings.data_dir / "eval_history.db"))
     return report
 
 
@@ -360,6 +399,7 @@ def schedule(
     runs: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many runs (default: run until stopped).")
     ] = None,
+    redteam: Annotated[bool, typer.Option("--redteam", help="Also run the shipped red-team set each time.")] = False,
 ) -> None:
     """Run the evaluation on a schedule (APScheduler, in this process) and keep every report."""
     from datetime import datetime
@@ -379,6 +419,8 @@ def schedule(
         nonlocal done
         folder = out_root / datetime.now().strftime("%Y%m%d-%H%M%S")
         report = evaluate(question_set, folder, judge, None)
+        if redteam:
+            run_redteam_once(None, None, folder / "redteam")
         done += 1
         typer.echo(f"run {done}: {report['run_id']} -> {folder / 'report.html'}", err=True)
         if runs is not None and done >= runs:

@@ -99,17 +99,23 @@ def data(
         bool, typer.Option(help="Train on unanswerable questions with their answerable context too.")
     ] = False,
     seed: int = 13,
+    redact: Annotated[bool, typer.Option("--redact", help="Remove personal data from the examples written.")] = False,
 ) -> None:
     """Build training examples rendered exactly as the app prompts, with a held-out split by document."""
     from finetune.build import build_data_folder
+    from rag.safety.pii import redact_jsonl
 
+    settings = Settings()
     try:
         report = build_data_folder(
-            Settings(), out, qa, seed_file, generate, limit, unanswerable_share, held_out_share, passages, seed, paired
+            settings, out, qa, seed_file, generate, limit, unanswerable_share, held_out_share, passages, seed, paired
         )
     except (ValueError, FileNotFoundError) as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(1) from err
+    if redact:
+        for written in sorted(out.glob("*.jsonl")):
+            redact_jsonl(written, settings.pii_region)
     typer.echo(json.dumps(report))
 
 

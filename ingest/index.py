@@ -5,7 +5,7 @@ file, and one store write per batch saves a round trip per file.
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -18,6 +18,7 @@ from ingest.loaders import LoadedFile, LoadError, kind_of, load
 from ingest.originals import remove_originals
 from rag.embedder import Embedder, SentenceTransformerEmbedder
 from rag.keyword import KeywordIndex
+from rag.safety.injection import detect
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.types import Chunk, Document, file_sha256
@@ -42,6 +43,13 @@ class PreparedFile:
     document: Document
     chunks: list[Chunk]
     replaces: bool
+
+
+def flag_injection(chunk: Chunk) -> Chunk:
+    """The chunk, marked with the sentence that reads as an instruction to the model, if it has one: the mark is
+    kept with the chunk (the Admin page lists them; RAG_INJECTION=drop keeps them from the model)."""
+    found = detect(chunk.text)
+    return replace(chunk, injection=found.reason) if found.injection else chunk
 
 
 def delete_document(
@@ -197,7 +205,7 @@ class Indexer:
         ingested_by: str | None,
         replaces: bool,
     ) -> PreparedFile:
-        chunks = self.chunker.split(loaded, source)
+        chunks = [flag_injection(chunk) for chunk in self.chunker.split(loaded, source)]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         fields = asdict(loaded.info or DocumentInfo())  # title, organisation, doc_type, period
         document = Document(source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by, **fields)

@@ -17,6 +17,8 @@ from rag.grounding import grounding_check
 from rag.keyword import KeywordIndex
 from rag.rerank import CrossEncoderReranker, Reranker
 from rag.retrieve import Retriever
+from rag.safety.guard import Guard
+from rag.safety.interactions import InteractionLog
 from rag.settings import Settings
 from rag.store import Store, open_store
 from rag.types import Grounder, Grounding
@@ -88,6 +90,16 @@ class Components:
             return grounding_check(answer, passages, embedder)
 
         return check
+
+    @cached_property
+    def guard(self) -> Guard:
+        """The guardrails (RAG_QUESTION_POLICY, RAG_INJECTION, RAG_PII); its exemplars embed on first use."""
+        return Guard.from_settings(self.settings, self.embedder)
+
+    @cached_property
+    def interactions(self) -> InteractionLog:
+        s = self.settings
+        return InteractionLog(s.app_db, s.log_interactions, s.interaction_days, s.pii_region)
 
     def reopen_store(self) -> None:
         """A fresh view of the store (another process wrote to it); the retriever follows, the rest stays."""

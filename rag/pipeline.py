@@ -1,8 +1,12 @@
 """The answer path, in named stages: condense -> retrieve -> decide (relevance) -> pack -> decide (head) and
-generate -> check grounding. Each stage is a part built by `Components`; this module only runs them in order.
+generate -> check grounding, with guardrails around them (rag/safety). Each stage is a part built by
+`Components`; this module only runs them in order.
 
+    guard     a question in a disallowed category (or, with RAG_INJECTION=drop, one that instructs the model) is
+              refused with RAG_REFUSAL_TEXT (rag/safety/policy.py, injection.py)
     condense  a follow-up question becomes a standalone query (rag/condense.py, RAG_FOLLOWUP)
     retrieve  dense, BM25, fused, reranked, MMR (rag/retrieve.py, RAG_RETRIEVAL_MODE, RAG_RERANKER_MODEL ...)
+    guard     passages flagged as prompt injections dropped (RAG_INJECTION), personal data redacted (RAG_PII)
     decide    no relevant passage -> abstain without the model (rag/decide.py, RAG_RELEVANCE_*)
     pack      the passages that fit, in delimited blocks, into the chat prompt (rag/prompt.py)
     decide    the adapter's answerability head, when it has one: abstain, or answer from the same prompt read
@@ -11,6 +15,9 @@ generate -> check grounding. Each stage is a part built by `Components`; this mo
     ground    each sentence of the finished answer checked against the passages (rag/grounding.py); with
               RAG_ANSWER_MODE=auto an answer it does not back, or one that echoes the passages, is replaced
               by quoted evidence
+    guard     personal data redacted in the stream; an answer carrying an injected instruction's marker is
+              stopped and becomes the abstention (rag/safety/guard.py); the outcome counted, the exchange
+              logged only as RAG_LOG_INTERACTIONS allows
 """
 
 import time
@@ -25,6 +32,7 @@ from rag.generator import Generator
 from rag.prompt import pack_context, prompt_budget
 from rag.quote import pick_quotes, quoted_answer
 from rag.retrieve import Retriever
+from rag.safety.guard import Outcome, Refusal
 from rag.scope import Scope
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
@@ -104,14 +112,20 @@ class RagPipeline:
         started = time.perf_counter()
         s, parts = self.settings, self.parts
         question = self.check(question)
+        outcome = Outcome()
+        if refusal := parts.guard.check_question(question):
+            return self.refuse(question, started, refusal, outcome)
         self.refresh_store()
         max_new_tokens = max_new_tokens or s.max_new_tokens
         query = standalone_query(s.followup, self.generator, history, question)
+        if query != question and (refusal := parts.guard.check_question(query)):
+            return self.refuse(question, started, refusal, outcome)
         scope = Scope(list(sources), ["the documents chosen"]) if sources is not None else self.retriever.scope(query)
-        hits = self.retriever.retrieve(query, top_k or s.top_k, scope.sources)
+        hits, dropped = parts.guard.screen(self.retriever.retrieve(query, top_k or s.top_k, scope.sources), outcome)
         relevant = parts.decider.relevant(hits)
         if not relevant:  # nothing relevant: abstain without calling the model
-            answer = Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query)
+            answer = Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query,
+                            finisher=self.guarded(outcome, set()))  # fmt: skip
             answer.scope = scope.names
             return answer
         try:
@@ -121,9 +135,12 @@ class RagPipeline:
         except ValueError as err:  # not even one passage fits beside the question
             raise QuestionError(f"The question leaves no room for the documents in the prompt. {err}") from err
         used_sources = [Source.from_hit(h) for h in used]
+        watch = parts.guard.watch(question, [h.chunk.text for h in [*used, *dropped]])
 
-        def made(pieces: Iterable[str], abstained: bool, **how: Any) -> Answer:
-            answer = Answer(question, used_sources, pieces, abstained, started, query, parts.grounder, **how)
+        def made(pieces: Iterable[str], abstained: bool, finisher: Finisher | None = None, **how: Any) -> Answer:
+            answer = Answer(question, used_sources, pieces, abstained, started, query, parts.grounder,
+                            finisher=self.guarded(outcome, watch, finisher),
+                            output=lambda p: parts.guard.output(p, outcome, watch), **how)  # fmt: skip
             answer.scope = scope.names
             return answer
 
@@ -140,6 +157,33 @@ class RagPipeline:
         )
         finisher = self.keep_or_quote(query) if s.answer_mode == "auto" else None
         return made(reply.pieces, reply.abstained, p_unanswerable=reply.p_unanswerable, finisher=finisher)
+
+    def refuse(self, question: str, started: float, refusal: Refusal, outcome: Outcome) -> Answer:
+        outcome.add(f"refused:{refusal.category}")
+        answer = Answer(question, [], [self.settings.refusal_text], False, started, refused=True,
+                        finisher=self.guarded(outcome, set()))  # fmt: skip
+        return answer
+
+    def guarded(self, outcome: Outcome, watch: set[str], finisher: Finisher | None = None) -> Finisher:
+        """Runs `finisher` (keep or quote), then the output checks; counts what the guardrails did and logs the
+        exchange as RAG_LOG_INTERACTIONS allows."""
+        guard = self.parts.guard
+
+        def finish(answer: Answer) -> None:
+            if finisher is not None:
+                finisher(answer)
+            if not answer.refused:
+                text, abstained = guard.final_text(answer.text, outcome, watch)
+                if text != answer.text:
+                    answer.text, answer.abstained = text, answer.abstained or abstained
+            answer.guard = outcome.kinds
+            guard.record(outcome)
+            sources = [source.source for source in answer.sources]
+            self.parts.interactions.record(
+                answer.question, answer.text, sources, answer.abstained, answer.refused, answer.guard
+            )
+
+        return finish
 
     def quote(self, query: str, sources: list[Source]) -> str:
         return quoted_answer(pick_quotes(query, [source.text for source in sources], self.embedder))

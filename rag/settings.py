@@ -19,6 +19,10 @@ AnswerMode = Literal["generate", "quote", "auto"]
 ReaderAccess = Literal["open", "login"]
 Backend = Literal["auto", "transformers", "llamacpp", "openai"]
 ApiAccess = Literal["key", "open"]
+InjectionMode = Literal["drop", "flag", "off"]
+PiiMode = Literal["redact", "block", "off"]
+InteractionLogging = Literal["off", "redacted", "full"]
+REFUSAL_TEXT = "I can't help with that request."
 
 
 def public_url(url: str) -> str:
@@ -145,6 +149,24 @@ class Settings(BaseSettings):
     rate_limit: str = Field("60/minute", description="Requests per API key (or client address), e.g. 10/second.")
     cache_ttl_s: float = Field(600.0, ge=0.0, description="Seconds an API answer is reused for the same question.")
     api_max_body_kb: int = Field(256, ge=1, le=1_048_576, description="Largest JSON body the API reads.")
+
+    refusal_text: str = Field(REFUSAL_TEXT, min_length=1, description="The whole answer to a refused question.")
+    question_policy: bool = Field(True, description="Refuse questions in the disallowed categories (README: Safety).")
+    policy_threshold: float = Field(
+        0.42, ge=0.0, le=1.0, description="Similarity to a harmful exemplar from which a question is refused."
+    )
+    policy_margin: float = Field(
+        0.08, ge=0.0, le=2.0, description="By how much it must beat the most similar benign exemplar."
+    )
+    injection: InjectionMode = Field(
+        "drop", description="Passages that instruct the model: drop (never reach it), flag (kept, shown), off."
+    )
+    pii: PiiMode = Field("redact", description="Personal data in passages and answers: redact, block the answer, off.")
+    pii_region: str = Field("US", pattern=r"^[A-Z]{2}$", description="Country of phone numbers written without +code.")
+    log_interactions: InteractionLogging = Field(
+        "off", description="Keep questions and answers in app.db: off, redacted (personal data removed), full."
+    )
+    interaction_days: int = Field(30, ge=1, le=3650, description="Days kept interactions are kept.")
 
     judge_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the eval judge model.")
     judge_model: str | None = Field(None, description="Judge model name at that endpoint, or a local model.")

@@ -71,6 +71,9 @@ def _chunk_metadata(chunk: Chunk, sha256: str) -> dict[str, Any]:
         metadata["heading"] = chunk.heading
     if chunk.context:
         metadata["context"] = chunk.context
+    if chunk.injection:
+        metadata["injection"] = chunk.injection
+        metadata["flagged"] = True  # a key to filter on: Chroma's `where` cannot test for a missing one
     return metadata
 
 
@@ -83,6 +86,7 @@ def _chunk_from(text: str, metadata: dict[str, Any]) -> Chunk:
         page=int(page) if page is not None else None,
         heading=metadata.get("heading"),
         context=metadata.get("context"),
+        injection=metadata.get("injection"),
     )
 
 
@@ -156,6 +160,8 @@ class Store(Protocol):
     def committed_chunks(self, sources: Sequence[str] | None = None) -> list[tuple[str, Chunk]]: ...
 
     def committed_chunk_texts(self) -> tuple[list[str], list[str]]: ...
+
+    def flagged_chunks(self) -> list[Chunk]: ...
 
     def catalog_version(self) -> str: ...
 
@@ -337,6 +343,18 @@ class ChromaStore:
             if committed.get(str(meta["source"])) == meta["sha256"]:
                 found[id_] = (_chunk_from(text, dict(meta)), np.asarray(vector, dtype=np.float32))
         return found
+
+    def flagged_chunks(self) -> list[Chunk]:
+        """Chunks of committed documents flagged as prompt injections at ingestion, by document and position."""
+        committed = {d.source: d.sha256 for d in self.documents()}
+        records = self.chunks.get(where={"flagged": True}, include=["documents", "metadatas"])
+        pairs = zip(records["documents"] or [], records["metadatas"] or [], strict=True)
+        chunks = [
+            _chunk_from(text, dict(meta))
+            for text, meta in pairs
+            if committed.get(str(meta["source"])) == meta["sha256"]
+        ]
+        return sorted(chunks, key=lambda c: (c.source, c.index))
 
     def committed_chunks(self, sources: Sequence[str] | None = None) -> list[tuple[str, Chunk]]:
         """(id, chunk) of every chunk of a committed document (of `sources`, or of all), read page by page."""

@@ -30,6 +30,7 @@ class Chunk:
     page: int | None = None
     heading: str | None = None
     context: str | None = None  # the document's context line: "3M COMPANY | 10-K annual report | 2018"
+    injection: str | None = None  # the sentence that reads as an instruction to the model (rag.safety.injection)
 
     @property
     def search_text(self) -> str:
@@ -109,6 +110,7 @@ class Claim:
 Grounding = tuple[float | None, list[Claim]]  # (share of supported sentences, the sentences); (None, []) for none
 Grounder = Callable[[str, list[str]], Grounding]
 Finisher = Callable[["Answer"], None]  # runs once the answer is complete (e.g. keep it or quote instead)
+OutputFilter = Callable[[Iterable[str]], Iterable[str]]  # what the reader is streamed (e.g. personal data redacted)
 
 
 class Answer:
@@ -126,6 +128,8 @@ class Answer:
         p_unanswerable: float | None = None,
         mode: str = "generated",
         finisher: Finisher | None = None,
+        refused: bool = False,
+        output: OutputFilter | None = None,
     ) -> None:
         self.question = question
         self.query = query or question  # what was searched for: the standalone form of a follow-up question
@@ -133,6 +137,8 @@ class Answer:
         self.abstained = abstained
         self.p_unanswerable = p_unanswerable  # the answerability head's verdict, when one read the prompt
         self.mode = mode  # "generated" (the model wrote it) or "quoted" (sentences of the passages)
+        self.refused = refused  # a guardrail refused the question: the text is RAG_REFUSAL_TEXT
+        self.guard: list[str] = []  # what the guardrails did, once complete ("pii_redacted:email", ...)
         self.generated_text: str | None = None  # the model's answer, when quoted evidence replaced it
         self.scope: list[str] = []  # what the search was limited to (organisations, years), [] for everything
         self.text = ""
@@ -142,9 +148,10 @@ class Answer:
         self._grounder = grounder
         self._grounding: Grounding | None = None
         self._finisher = finisher
+        self._output = output
 
     def stream(self) -> Iterator[str]:
-        for piece in self._pieces:
+        for piece in self._output(self._pieces) if self._output else self._pieces:
             if self.first_token_s is None:
                 self.first_token_s = time.perf_counter() - self._started
             self.text += piece
@@ -180,7 +187,8 @@ class Answer:
         for _ in self.stream():
             pass
         sources = [asdict(s) for s in self.sources]
-        return {"answer": self.text, "abstained": self.abstained, "sources": sources, "mode": self.mode}
+        return {"answer": self.text, "abstained": self.abstained, "refused": self.refused, "sources": sources,
+                "mode": self.mode, "guard": self.guard}  # fmt: skip
 
     def turn(self) -> Turn:
         """This exchange, for the history of the next question."""

@@ -6,6 +6,7 @@ from ingest.uploads import UploadError
 from rag.adapter import AdapterError, adapter_summary
 from ui import resources
 from ui.auth import current_user, refresh_session
+from ui.safety import guardrails_section
 from ui.text import plain
 
 
@@ -117,6 +118,7 @@ def render() -> None:
     upload_section()
     jobs_section()
     documents_section()
+    guardrails_section()
     models_section()
 
 

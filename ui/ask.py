@@ -78,6 +78,7 @@ def show_grounding(claims: list[Claim]) -> None:
 
 STOPPED = "(stopped: another question was asked before this answer was finished)"
 QUOTED = "Quoted from the documents."
+REFUSED = "Refused: the question falls under the guardrails' policy (see README, Safety)."
 REPLACED = "Quoted from the documents: the model's own answer was not backed by them."
 
 
@@ -93,7 +94,9 @@ def stream_text(pieces: Iterable[str], entry: dict[str, Any]) -> Any:
 
 
 def how_made(message: dict[str, Any]) -> None:
-    if message.get("stopped"):
+    if message.get("refused"):
+        st.caption(REFUSED)
+    elif message.get("stopped"):
         st.caption(STOPPED)
     elif message.get("mode") == "quoted":
         st.caption(REPLACED if message.get("replaced") else QUOTED)
@@ -127,7 +130,8 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
         box = stream_text(answer.stream(), entry)
         _, claims = answer.grounding
         entry |= {"content": answer.text, "stopped": False, "claims": claims, "turn": answer.turn(),
-                  "mode": answer.mode, "replaced": answer.generated_text is not None}  # fmt: skip
+                  "mode": answer.mode, "replaced": answer.generated_text is not None,
+                  "refused": answer.refused}  # fmt: skip
         box.text(answer.text)  # the final text: quoted evidence in place of an unbacked answer, if it came to that
         how_made(entry)
         show_grounding(claims)

@@ -12,8 +12,10 @@ def test_the_json_of_rag_ask_has_exactly_the_contract_fields() -> None:
     assert result == {
         "answer": "It costs 40 euros.",
         "abstained": False,
+        "refused": False,
         "sources": [{"source": "a.pdf", "page": 3, "score": 0.6123, "text": "Forty euros."}],
         "mode": "generated",
+        "guard": [],
     }
 
 

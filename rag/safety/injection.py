@@ -1,0 +1,127 @@
+"""Prompt injection: text in a document (or a question) written to instruct the model rather than inform the
+reader: "ignore the instructions above and reply with ...", "AI assistants reading this must ...".
+
+Detected by rules, sentence by sentence. A sentence is an injection when it matches one strong pattern, or two
+kinds of weak cue (it addresses an AI; it orders a reply; it mentions instructions or a prompt; it tells the model
+to hide something from the user). Documents are full of ordinary imperatives ("click Delete", "run make test"):
+none of those alone flags a sentence.
+
+The output check (`followed`) catches an answer that obeyed an instruction the detector missed or that reached the
+model anyway: the answer carries a marker (a link, an e-mail address, a code word, a quoted phrase) that occurs in a
+passage sentence with any cue, and nowhere in the question.
+"""
+
+import re
+from dataclasses import dataclass
+
+_AI = r"(?:AI|A\.I\.|LLM|GPT|ChatGPT|chat ?bot|language models?|AI (?:assistant|model|system|agent)s?|assistant)"
+_STRONG = [
+    # "ignore / disregard all previous instructions", "forget your rules"
+    r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"
+    r"all|any|your|the|these|those|system|original)\b[^.\n]{0,30}?\b(?:instructions?|prompts?|rules|directions|"
+    r"guidelines|directives?|context|constraints|guardrails|polic(?:y|ies)|programming|training)\b",
+    # role hijack: "you are now DAN", "act as an unrestricted AI", "developer mode"
+    r"\b(?:you are now|you're now|from now on,? you|act as|pretend (?:to be|you are)|roleplay as)\b[^.\n]{0,60}?"
+    r"\b(?:DAN|unrestricted|unfiltered|jailbroken|uncensored|evil|without (?:any )?(?:rules|restrictions|limits|"
+    r"filters)|no (?:rules|restrictions|limits|filters|guidelines))\b",
+    r"\b(?:developer|god|jailbreak|DAN) mode\b",
+    r"\bdo anything now\b",
+    # "New instructions:", "SYSTEM OVERRIDE:", chat-template tokens
+    r"\b(?:new|updated|real|actual|hidden|secret|additional|override|important) (?:system )?(?:instructions?|"
+    r"directives?|prompt|orders|commands?)\s*[:\-]",
+    r"(?im)^\s*(?:system|assistant|admin)\s*(?:prompt|message|override|note|instruction)?\s*:",
+    r"\bsystem (?:override|prompt override|update)\b",
+    r"<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>|\[/?INST\]|<</?SYS>>",
+    r"(?m)^#{2,} ?(?:instruction|system|new task)",
+    # addressed to a model: "if you are an AI reading this", "note to the assistant"
+    rf"\b(?:if you are|if you're|as|attention|note (?:to|for) (?:the|any)|dear|hey|hello),? (?:an? |the |any )?{_AI}\b"
+    r"[^.\n]{0,80}?\b(?:you must|must|should|shall|need to|are (?:required|instructed) to|will|reply|respond|"
+    r"answer|say|output|print|write|include|tell|ignore)\b",
+    rf"\b(?:all|any|every)\s+{_AI}\s+(?:reading|processing|summari[sz]ing|answering|that reads?)\b",
+    rf"\b{_AI}\s+(?:reading|processing|summari[sz]ing|answering questions (?:about|on)|that reads?)\b[^.\n]{{0,60}}?"
+    r"\b(?:must|should|shall|will|need to|are (?:required|instructed) to)\b",
+    # leaking the prompt
+    r"\b(?:reveal|print|show|repeat|output|leak|disclose|display|tell me)\b[^.\n]{0,30}?\b(?:system prompt|your "
+    r"(?:initial |original |hidden |secret )?(?:instructions|prompt|rules|guidelines)|hidden (?:instructions|prompt))",
+    r"\bwhat (?:are|is|were) your (?:hidden |secret |system |initial |original )?(?:instructions|prompt|rules|"
+    r"system prompt)\b",
+    # answering something else than the question
+    r"\b(?:instead of answering|rather than answering|regardless of (?:the|what the) (?:question|user)|whatever the "
+    r"(?:question|user asks)|no matter what (?:the user|they|anyone|you are) ask)",
+    r"\b(?:do not|don't|never)\s+(?:tell|inform|mention (?:this|these) to|reveal (?:this|these) to|let)\s+the user\b",
+]
+_WEAK = {
+    "addressed": rf"\b{_AI}\b",
+    "reply_order": r"\b(?:start|begin|end|prefix|finish) (?:your|the|each|every) (?:answer|reply|response)s?\b|"
+    r"\b(?:reply|respond|answer|say|output|print|write|begin your (?:answer|reply)|start your (?:answer|"
+    r"reply)|end your (?:answer|reply)|append|include)\b[^.\n]{0,30}?\b(?:only|exactly|verbatim|with the (?:text|word|"
+    r"phrase|link|url|sentence)|the (?:word|phrase|text|link|url|code)|following (?:text|link|url|phrase|message))\b",
+    "instructions": r"\b(?:instructions?|prompts?|directives?|guidelines|your rules|your task)\b",
+    "when_asked": r"\b(?:when|if|whenever) (?:you are |you're )?asked\b|\b(?:when|if|whenever) you (?:answer|reply|"
+    r"respond|summari[sz]e)\b|\b(?:when|if|whenever) (?:the user|someone|"
+    r"anyone|a user|they) asks?\b",
+    "user": r"\b(?:the user|users?'s|the reader|whoever asks|the person asking)\b",
+    "secrecy": r"\b(?:do not|don't|never)\s+(?:mention|reveal|disclose|tell|say)\b",
+    "link_push": r"\b(?:visit|go to|click|navigate to|direct (?:them|the user) to|send (?:them|the user) to)\b[^.\n]"
+    r"{0,40}?https?://",
+}
+_STRONG_RE = [re.compile(p, re.IGNORECASE) for p in _STRONG]
+_WEAK_RE = {name: re.compile(p, re.IGNORECASE) for name, p in _WEAK.items()}
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_MARKER = re.compile(
+    r"https?://\S+|www\.\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\b[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)+\b|\b[A-Z]{5,}\b|"
+    r"[\"\u201c]([^\"\u201d]{4,80})[\"\u201d]"
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    injection: bool
+    reason: str  # the sentence that decided it ("" when clean)
+
+
+def cues(sentence: str) -> set[str]:
+    return {name for name, pattern in _WEAK_RE.items() if pattern.search(sentence)}
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def detect(text: str) -> Verdict:
+    """Whether `text` holds an instruction to the model, and the first sentence that does."""
+    for sentence in sentences(text):
+        if any(p.search(sentence) for p in _STRONG_RE) or len(cues(sentence)) >= 2:
+            return Verdict(True, sentence[:300])
+    return Verdict(False, "")
+
+
+def markers(text: str) -> set[str]:
+    """What an injected instruction makes an answer carry: links, e-mail addresses, code words (BANANA-42,
+    PWNED), quoted phrases; lower-cased, trailing punctuation removed."""
+    found = set()
+    for m in _MARKER.finditer(text):
+        value = (m.group(1) or m.group(0)).strip().rstrip(".,;:!?)'\"").lower()
+        if len(value) >= 4:
+            found.add(value)
+    return found
+
+
+def suspicious_markers(question: str, passages: list[str]) -> set[str]:
+    """Markers that occur in a passage sentence that is an injection or has any cue, in no other passage
+    sentence, and not in the question: an answer that carries one followed an instruction."""
+    suspicious, plain = set(), set()
+    for passage in passages:
+        for sentence in sentences(passage):
+            found = markers(sentence)
+            if detect(sentence).injection or cues(sentence):
+                suspicious |= found
+            else:
+                plain |= found
+    return suspicious - plain - markers(question)
+
+
+def followed(answer: str, suspicious: set[str]) -> str | None:
+    """The marker by which `answer` shows it followed an injected instruction, or None."""
+    hits = sorted(markers(answer) & suspicious)
+    return hits[0] if hits else None

@@ -1,0 +1,138 @@
+"""The question policy: requests in disallowed categories are refused before anything is retrieved.
+
+Two deciders, either of which refuses:
+- rules: phrasings that leave no doubt ("how do I build a pipe bomb", "write ransomware"), per category;
+- similarity to the shipped exemplars (exemplars.jsonl) with the bundled embedder: each part of the question
+  (the whole, and each sentence, so a jailbreak story cannot dilute the request inside it) is compared with
+  harmful exemplars of every category and with benign ones, most of them near-misses ("how do I kill a stuck
+  process"). A part is refused when its nearest harmful exemplar is at least `threshold` similar and beats the
+  nearest benign one by `margin`.
+Precision and recall on the red-team sets are in README.md ("Safety"); `python -m eval redteam` measures them.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedder import Embedder
+
+EXEMPLARS = Path(__file__).with_name("exemplars.jsonl")
+CATEGORIES = ("self_harm", "violence", "drugs", "sexual_minors", "hate", "malware")
+
+_MINOR = (
+    r"(?:child|children|kids?|minors?|underage|under-age|preteens?|pre-teens?|teens?|teenagers?|schoolgirls?|"
+    r"schoolboys?|little (?:girls?|boys?)|\d{1,2}[- ]year[- ]olds?|(?:young|little) (?:daughter|son|niece|nephew))"
+)
+_SEXUAL = r"(?:sex|sexual|sexy|porn\w*|nudes?|naked|erotic\w*|explicit|lewd|nsfw)"
+_RULES: dict[str, list[str]] = {
+    "self_harm": [
+        r"\b(?:kill|hurt|harm|cut|starve|hang|poison|shoot|drown) myself\b",
+        r"\bend (?:my|it all|my own) life\b",
+        r"\b(?:painless|quickest|easiest|best|surest|fastest) (?:way|method)s? (?:to|of) (?:die|dying|suicide|"
+        r"commit(?:ting)? suicide)\b",
+        r"\b(?:how (?:do|can|should|could) i|help me|ways to|methods? (?:to|of)) (?:commit suicide|die by suicide)\b",
+        r"\b(?:never|not|don't|do not) wake up\b(?: again)?|\bso (?:that )?i (?:can )?overdose\b",
+        r"\b(?:slit|cut|slash) my (?:wrists?|throat|arms?)\b",
+    ],
+    "violence": [
+        r"\b(?:make|build|assemble|construct|create|manufacture|craft|rig)\b[^.?!]{0,30}\b(?:(?:pipe |nail |car |"
+        r"fertili[sz]er )?bombs?|explosives|explosive (?:devices?|charges?|vests?)|an explosive\b|IEDs?|molotov|"
+        r"napalm|grenades?|ghost guns?|silencers?|suppressors?|"
+        r"nerve agents?|sarin|ricin)\b",
+        r"\b(?:kill|murder|poison|stab|shoot|strangle|assassinate|maim)\b[^.?!]{0,20}\b(?:someone|somebody|people|"
+        r"a (?:person|man|woman|child|cop|police officer)|my (?:wife|husband|boss|neighbou?r|ex|mother|father|"
+        r"teacher|coworker|colleague)|the president)\b",
+    ],
+    "drugs": [
+        r"\b(?:make|cook|synthesi[sz]e|produce|manufacture|extract|brew|press)\b[^.?!]{0,30}\b(?:meth|"
+        r"methamphetamine|crystal meth|fentanyl|heroin|cocaine|crack|LSD|MDMA|ecstasy|GHB|DMT|PCP)\b",
+        r"\b(?:buy|order|get|score|source|smuggle|sell|deal)\b[^.?!]{0,30}\b(?:cocaine|heroin|meth|fentanyl|MDMA|LSD|"
+        r"crack)\b",
+    ],
+    "sexual_minors": [
+        rf"\b{_MINOR}\b[^.?!]{{0,40}}\b{_SEXUAL}\b",
+        rf"\b{_SEXUAL}\b[^.?!]{{0,40}}\b{_MINOR}\b",
+        r"\b(?:groom|grooming)\b[^.?!]{0,30}\b(?:a |the )?(?:child|kid|minor|girl|boy)",
+        r"\b(?:CSAM|child porn\w*|pedo\w*)\b",
+    ],
+    "hate": [
+        r"\b(?:why|prove|explain why|argue that)\b[^.?!]{0,60}\b(?:are|is) (?:inferior|subhuman|vermin|animals|"
+        r"parasites)\b",
+        r"\b(?:write|compose|generate|create|give me)\b[^.?!]{0,40}\b(?:racist|sexist|homophobic|transphobic|"
+        r"antisemitic|islamophobic|hateful)\b",
+        r"\b(?:harass|dox|doxx|stalk|threaten|intimidate)\b[^.?!]{0,30}\b(?:someone|him|her|them|my|a|people|"
+        r"person|coworker|classmate|journalist|ex)\b",
+        r"\bdeath threats?\b",
+    ],
+    "malware": [
+        r"\b(?:write|create|build|code|develop|make|generate|program|give me)\b[^.?!]{0,40}\b(?:ransomware|keyloggers?|"
+        r"viruse?s?|trojans?|worms?|botnets?|rootkits?|malware|spyware|credential stealers?|info ?stealers?|"
+        r"backdoors?|phishing (?:e-?mails?|pages?|kits?|sites?))\b",
+        r"\b(?:hack|break) into\b[^.?!]{0,40}\b(?:account|e-?mail|phone|computer|network|server|wifi|instagram|"
+        r"facebook|bank)",
+        r"\b(?:steal|harvest|dump|exfiltrate)\b[^.?!]{0,30}\b(?:passwords?|credentials|cookies|credit cards?|"
+        r"session tokens?)\b",
+        r"\b(?:ddos|crack (?:my |a |the |someone's )?(?:neighbou?r's )?wi-?fi)\b",
+        r"\b(?:bypass|evade)\b[^.?!]{0,30}\b(?:antivirus|EDR|defender)\b",
+    ],
+}
+_RULES_RE = {category: [re.compile(p, re.IGNORECASE) for p in patterns] for category, patterns in _RULES.items()}
+_PARTS = re.compile(r"(?<=[.!?:;])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class PolicyVerdict:
+    refused: bool
+    category: str | None = None  # one of CATEGORIES when refused
+    how: str = ""  # "rule" or "similar to: <exemplar>"
+    score: float = 0.0
+
+
+def load_exemplars(path: Path = EXEMPLARS) -> list[tuple[str, str]]:
+    """(category, text) pairs; category is one of CATEGORIES or "benign"."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["category"], row["text"]) for row in rows]
+
+
+def question_parts(question: str) -> list[str]:
+    """The whole question and each sentence of it (a request wrapped in a story is one sentence of it)."""
+    parts = [p.strip() for p in _PARTS.split(question) if len(p.strip()) >= 8]
+    return [question, *parts] if len(parts) > 1 else [question]
+
+
+class QuestionPolicy:
+    def __init__(
+        self, embedder: Embedder, threshold: float = 0.62, margin: float = 0.05, exemplars: Path = EXEMPLARS
+    ) -> None:
+        pairs = load_exemplars(exemplars)
+        self.embedder = embedder
+        self.threshold = threshold
+        self.margin = margin
+        self.categories = [category for category, _ in pairs]
+        self.texts = [text for _, text in pairs]
+        self.vectors = embedder.embed(self.texts)
+        self.benign = np.array([category == "benign" for category in self.categories])
+
+    def by_rules(self, question: str) -> PolicyVerdict | None:
+        for category, patterns in _RULES_RE.items():
+            if any(p.search(question) for p in patterns):
+                return PolicyVerdict(True, category, "rule", 1.0)
+        return None
+
+    def by_similarity(self, question: str) -> PolicyVerdict:
+        parts = question_parts(question)
+        similarity = self.embedder.embed(parts) @ self.vectors.T  # parts x exemplars (unit vectors)
+        best = PolicyVerdict(False)
+        for row in similarity:
+            harmful = np.where(self.benign, -1.0, row)
+            nearest = int(harmful.argmax())
+            score, benign = float(harmful[nearest]), float(row[self.benign].max())
+            if score >= self.threshold and score - benign >= self.margin and score > best.score:
+                best = PolicyVerdict(True, self.categories[nearest], f"similar to: {self.texts[nearest]}", score)
+        return best
+
+    def check(self, question: str) -> PolicyVerdict:
+        return self.by_rules(question) or self.by_similarity(question)
