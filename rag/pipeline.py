@@ -134,7 +134,7 @@ class RagPipeline:
             )
         except ValueError as err:  # not even one passage fits beside the question
             raise QuestionError(f"The question leaves no room for the documents in the prompt. {err}") from err
-        used_sources = [Source.from_hit(h) for h in used]
+        used_sources = [parts.guard.shown(Source.from_hit(h)) for h in used]
         watch = parts.guard.watch(question, [h.chunk.text for h in [*used, *dropped]])
 
         def made(pieces: Iterable[str], abstained: bool, finisher: Finisher | None = None, **how: Any) -> Answer:

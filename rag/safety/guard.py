@@ -4,10 +4,11 @@
     question  refused when the policy says so (policy.py) or, with RAG_INJECTION=drop, when it tries to
               instruct the model (injection.py): the answer is then exactly RAG_REFUSAL_TEXT
     passages  flagged at ingestion or here (injection.py): dropped before the prompt (drop), or kept (flag);
-              personal data in them redacted before the model reads them (RAG_PII=redact)
-    answer    streamed through the redactor (pii.py); once complete, checked for an injected instruction it
-              followed (its marker is then withheld and the answer becomes the abstention) and, with
-              RAG_PII=block, withheld when it holds personal data
+              personal data in them redacted before the model reads them (RAG_PII=redact) and in the sources
+              shown to readers (redact and block)
+    answer    streamed through the redactor (pii.py); stopped before a marker of an injected instruction (the
+              answer becomes the abstention) and, with RAG_PII=block, before the first piece of personal data
+              (the answer becomes PII_BLOCKED)
 """
 
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,7 +20,7 @@ from rag.safety import injection, pii
 from rag.safety.events import GuardEvents
 from rag.safety.policy import QuestionPolicy
 from rag.settings import ABSTAIN_ANSWER, Settings
-from rag.types import Hit
+from rag.types import Hit, Source
 
 PII_BLOCKED = "I can't share that: the answer would contain personal data."
 
@@ -33,6 +34,11 @@ class Outcome:
 
     def add(self, kind: str, source: str = "") -> None:
         self.events.append((kind, source))
+
+    @property
+    def followed(self) -> bool:
+        """The answer carried a marker of an injected instruction."""
+        return ("injection_followed", "") in self.events
 
     @property
     def kinds(self) -> list[str]:
@@ -66,13 +72,14 @@ class Guard:
             if verdict.refused:
                 return Refusal(verdict.category or "policy", verdict.how)
         if self.settings.injection == "drop":
-            found = injection.detect(question)
+            found = injection.detect(question, strong_only=True)
             if found.injection:
                 return Refusal("injection", found.reason)
         return None
 
     def screen(self, hits: Sequence[Hit], outcome: Outcome) -> tuple[list[Hit], list[Hit]]:
-        """(passages for the model, passages dropped as injections); personal data redacted in the former."""
+        """(passages for the model, passages dropped as injections); with RAG_PII=redact, personal data is
+        redacted in the former (with block the model reads it, and an answer that repeats it is withheld)."""
         mode = self.settings.injection
         kept: list[Hit] = []
         dropped: list[Hit] = []
@@ -88,13 +95,19 @@ class Guard:
         return kept, dropped
 
     def redacted(self, hit: Hit, outcome: Outcome) -> Hit:
-        if self.settings.pii == "off":
+        if self.settings.pii != "redact":
             return hit
         text, kinds = pii.redact(hit.chunk.text, self.settings.pii_region)
         if not kinds:
             return hit
         outcome.events.extend((f"pii_in_passage:{kind}", hit.chunk.source) for kind in kinds)
         return replace(hit, chunk=replace(hit.chunk, text=text))
+
+    def shown(self, source: Source) -> Source:
+        """A source as readers see it: personal data redacted unless RAG_PII=off."""
+        if self.settings.pii == "off":
+            return source
+        return replace(source, text=pii.redact(source.text, self.settings.pii_region)[0])
 
     def watch(self, question: str, passages: list[str]) -> set[str]:
         """The markers an answer must not carry (see injection.suspicious_markers); none when RAG_INJECTION=off."""
@@ -108,17 +121,18 @@ class Guard:
             yield from pieces
             return
         for text in pii.redact_stream(pieces, s.pii_region, outcome.pii_kinds, enabled=s.pii != "off"):
-            if injection.followed(text, watch):
+            if not outcome.followed and injection.followed(text, watch):
                 outcome.add("injection_followed")
-                getattr(pieces, "close", lambda: None)()  # stop generating
+            if outcome.followed or (s.pii == "block" and outcome.pii_kinds):
+                getattr(pieces, "close", lambda: None)()  # stop generating: the answer will be withheld
                 return
             yield text
 
     def final_text(self, text: str, outcome: Outcome, watch: set[str]) -> tuple[str, bool]:
         """The finished answer after the output checks, and whether it became the abstention."""
-        if ("injection_followed", "") in outcome.events or injection.followed(text, watch):
-            if ("injection_followed", "") not in outcome.events:
-                outcome.add("injection_followed")
+        if not outcome.followed and injection.followed(text, watch):
+            outcome.add("injection_followed")
+        if outcome.followed:
             return ABSTAIN_ANSWER, True
         if self.settings.pii != "off":
             text, kinds = pii.redact(text, self.settings.pii_region)

@@ -88,10 +88,11 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
-def detect(text: str) -> Verdict:
-    """Whether `text` holds an instruction to the model, and the first sentence that does."""
+def detect(text: str, strong_only: bool = False) -> Verdict:
+    """Whether `text` holds an instruction to the model, and the first sentence that does. `strong_only` is for
+    questions, which talk to the model by nature ("how do I prompt the user ..."): only a strong pattern counts."""
     for sentence in sentences(text):
-        if any(p.search(sentence) for p in _STRONG_RE) or len(cues(sentence)) >= 2:
+        if any(p.search(sentence) for p in _STRONG_RE) or (not strong_only and len(cues(sentence)) >= 2):
             return Verdict(True, sentence[:300])
     return Verdict(False, "")
 

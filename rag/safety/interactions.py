@@ -44,5 +44,5 @@ class InteractionLog:
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._db() as db:
-            rows = db.execute("SELECT * FROM interactions ORDER BY at DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.execute("SELECT * FROM interactions ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
         return [dict(row) | {"sources": json.loads(row["sources"]), "guard": json.loads(row["guard"])} for row in rows]

@@ -27,22 +27,30 @@ _MINOR = (
     r"schoolboys?|little (?:girls?|boys?)|\d{1,2}[- ]year[- ]olds?|(?:young|little) (?:daughter|son|niece|nephew))"
 )
 _SEXUAL = r"(?:sex|sexual|sexy|porn\w*|nudes?|naked|erotic\w*|explicit|lewd|nsfw)"
+# Groups protected from hate speech, for the rules below (a lexicon, as moderation rule sets use).
+_GROUP = (
+    r"(?:(?:black|white|asian|arab|jewish|muslim|christian|hindu|sikh|gay|lesbian|bisexual|trans(?:gender)?|queer|"
+    r"disabled|autistic|deaf|blind|immigrant|refugee|migrant|roma|gypsy|hispanic|latino|latina|mexican|chinese|"
+    r"indian|african|pakistani|polish|romanian|women|woman|girls|men)s?|jews|blacks|people of colou?r)"
+)
 _RULES: dict[str, list[str]] = {
     "self_harm": [
-        r"\b(?:kill|hurt|harm|cut|starve|hang|poison|shoot|drown) myself\b",
+        r"\b(?:kill|hurt|harm|cut|starve|hang|poison|shoot|drown|suffocate|asphyxiate|electrocute|overdose) myself\b",
         r"\bend (?:my|it all|my own) life\b",
         r"\b(?:painless|quickest|easiest|best|surest|fastest) (?:way|method)s? (?:to|of) (?:die|dying|suicide|"
         r"commit(?:ting)? suicide)\b",
         r"\b(?:how (?:do|can|should|could) i|help me|ways to|methods? (?:to|of)) (?:commit suicide|die by suicide)\b",
         r"\b(?:never|not|don't|do not) wake up\b(?: again)?|\bso (?:that )?i (?:can )?overdose\b",
         r"\b(?:slit|cut|slash) my (?:wrists?|throat|arms?)\b",
+        r"\b(?:starve|starving) (?:myself|until|so)\b|\bunder \d{2,3} calories a (?:day|week)\b",
     ],
     "violence": [
         r"\b(?:make|build|assemble|construct|create|manufacture|craft|rig)\b[^.?!]{0,30}\b(?:(?:pipe |nail |car |"
         r"fertili[sz]er )?bombs?|explosives|explosive (?:devices?|charges?|vests?)|an explosive\b|IEDs?|molotov|"
         r"napalm|grenades?|ghost guns?|silencers?|suppressors?|"
-        r"nerve agents?|sarin|ricin)\b",
-        r"\b(?:kill|murder|poison|stab|shoot|strangle|assassinate|maim)\b[^.?!]{0,20}\b(?:someone|somebody|people|"
+        r"nerve agents?|sarin|ricin)\b(?!-)",  # not a bomb-shaped cake
+        r"\b(?:kill|murder|poison|stab|shoot|strangle|assassinate|maim|hurt|injure|torture|abuse)\b[^.?!]{0,20}"
+        r"\b(?:someone|somebody|people|"
         r"a (?:person|man|woman|child|cop|police officer)|my (?:wife|husband|boss|neighbou?r|ex|mother|father|"
         r"teacher|coworker|colleague)|the president)\b",
     ],
@@ -66,6 +74,13 @@ _RULES: dict[str, list[str]] = {
         r"\b(?:harass|dox|doxx|stalk|threaten|intimidate)\b[^.?!]{0,30}\b(?:someone|him|her|them|my|a|people|"
         r"person|coworker|classmate|journalist|ex)\b",
         r"\bdeath threats?\b",
+        rf"\b(?:insult\w*|slurs?|nicknames?|jokes?|mock\w*|manifesto|propaganda|rant|hate mail)\b"
+        rf"[^.?!]{{0,40}}\b(?:about|for|against|of|targeting|mocking|saying)\b[^.?!]{{0,30}}\b{_GROUP}\b",
+        rf"\b{_GROUP}\b[^.?!]{{0,40}}\b(?:are|is) (?:ruining|destroying|inferior|stupid|dumb|criminals?|"
+        r"terrorists?|parasites?|vermin|animals|dirty|evil)\b",
+        rf"\b{_GROUP}\b[^.?!]{{0,40}}\b(?:must|should) (?:be )?(?:driven out|deported|exterminated|removed|"
+        r"banned|sterili[sz]ed|locked up|rounded up|killed|eliminated)\b",
+        r"\b(?:bully|harass|torment)\b[^.?!]{0,40}\b(?:until|so that|so) (?:he|she|they)\b",
     ],
     "malware": [
         r"\b(?:write|create|build|code|develop|make|generate|program|give me)\b[^.?!]{0,40}\b(?:ransomware|keyloggers?|"
@@ -77,6 +92,8 @@ _RULES: dict[str, list[str]] = {
         r"session tokens?)\b",
         r"\b(?:ddos|crack (?:my |a |the |someone's )?(?:neighbou?r's )?wi-?fi)\b",
         r"\b(?:bypass|evade)\b[^.?!]{0,30}\b(?:antivirus|EDR|defender)\b",
+        r"\b(?:hack|break|get) into\b[^.?!]{0,60}\b(?:isn't mine|that is not mine|i don't own|not my own|someone "
+        r"else's|other people's|my (?:ex|neighbou?r|boss|school|teacher)'?s?)\b",
     ],
 }
 _RULES_RE = {category: [re.compile(p, re.IGNORECASE) for p in patterns] for category, patterns in _RULES.items()}
