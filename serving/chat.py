@@ -3,7 +3,8 @@
 Model `docqa` answers the last user message from the documents, with the earlier user/assistant turns as the
 chat history (for follow-up questions). The reply is an ordinary chat completion, plus a `sources` field (the
 passages used, as in `rag ask --json`); streamed, the last chunk carries `sources`. When RAG_ANSWER_MODE=auto
-replaces an unbacked answer with quoted evidence, a streamed reply ends with that evidence, introduced as such.
+replaces an unbacked answer with quoted evidence, a streamed reply ends with that evidence, introduced as such;
+when the guardrails stop a streamed reply (rag/safety), it ends with what replaced it, introduced as such.
 """
 
 import json
@@ -22,6 +23,8 @@ from serving.service import Service, stream_pieces
 
 MODEL = "docqa"
 REPLACED = "\n\nNot backed by the passages. Quoted from the documents instead:\n"
+WITHHELD = "\n\nStopped by the guardrails (see `guard`). The answer is:\n"
+STOPPED_BY = {"injection_followed", "pii_blocked"}  # the guard stopped the stream: the reply ends otherwise
 
 
 class ChatMessage(BaseModel):
@@ -61,7 +64,7 @@ def _completion(answer: dict[str, Any], created: int, ident: str) -> dict[str, A
         "id": ident, "object": "chat.completion", "created": created, "model": MODEL,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "sources": answer["sources"], "abstained": answer["abstained"], "mode": answer["mode"],
-        "cached": answer.get("cached", False),
+        "refused": answer["refused"], "guard": answer["guard"], "cached": answer.get("cached", False),
     }  # fmt: skip
 
 
@@ -99,9 +102,12 @@ def add_chat_routes(app: FastAPI, service: Service, reader: Any) -> None:
                 streamed += piece
                 yield _chunk(ident, created, {"content": piece})
             result = await anyio.to_thread.run_sync(answer.result)
-            if result["answer"] != streamed.strip() and not result["abstained"]:
+            if STOPPED_BY & set(result["guard"]):
+                yield _chunk(ident, created, {"content": WITHHELD + result["answer"]})
+            elif result["answer"] != streamed.strip() and not result["abstained"]:
                 yield _chunk(ident, created, {"content": REPLACED + result["answer"]})
-            yield _chunk(ident, created, {}, "stop", sources=result["sources"], abstained=result["abstained"])
+            yield _chunk(ident, created, {}, "stop", sources=result["sources"], abstained=result["abstained"],
+                         refused=result["refused"], guard=result["guard"])  # fmt: skip
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(chunks(), media_type="text/event-stream")

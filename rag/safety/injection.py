@@ -28,7 +28,7 @@ _STRONG = [
     r"\bdo anything now\b",
     # "New instructions:", "SYSTEM OVERRIDE:", chat-template tokens
     r"\b(?:new|updated|real|actual|hidden|secret|additional|override|important) (?:system )?(?:instructions?|"
-    r"directives?|prompt|orders|commands?)\s*[:\-]",
+    r"directives?|prompt|orders|commands?)(?:\s*:|\s+-\s)",  # not "new command-line tools"
     r"(?im)^\s*(?:system|assistant|admin)\s*(?:prompt|message|override|note|instruction)?\s*:",
     r"\bsystem (?:override|prompt override|update)\b",
     r"<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>|\[/?INST\]|<</?SYS>>",

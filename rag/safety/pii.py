@@ -2,8 +2,8 @@
 
 Numbers are validated, not just matched: payment cards by the Luhn checksum and IBANs by their mod-97 checksum
 (python-stdnum), US social security numbers by stdnum's rules, phone numbers by libphonenumber's metadata
-(`phonenumbers`, valid numbers only: "2,345,678,901" in a balance sheet is not one). A 16-digit number that fails
-Luhn is left alone.
+(`phonenumbers`: valid numbers written in their country's digit groups, so "2,345,678,901" in a balance sheet or
+an article number "2045-3701-3-2" is not one). A 16-digit number that fails Luhn is left alone.
 """
 
 import json
@@ -72,7 +72,7 @@ def _national_ids(text: str) -> Iterator[Found]:
 
 
 def _phones(text: str, region: str) -> Iterator[Found]:
-    for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+    for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
         if "," not in m.raw_string and len(_digits(m.raw_string)) >= 7:  # "2,345,678" is an amount
             yield Found("phone", m.start, m.end, m.raw_string)
 
