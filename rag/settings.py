@@ -156,7 +156,7 @@ class Settings(BaseSettings):
         0.42, ge=0.0, le=1.0, description="Similarity to a harmful exemplar from which a question is refused."
     )
     policy_margin: float = Field(
-        0.08, ge=0.0, le=2.0, description="By how much it must beat the most similar benign exemplar."
+        0.06, ge=0.0, le=2.0, description="By how much it must beat the most similar benign exemplar."
     )
     injection: InjectionMode = Field(
         "drop", description="Passages that instruct the model: drop (never reach it), flag (kept, shown), off."

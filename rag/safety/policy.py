@@ -6,7 +6,9 @@ Two deciders, either of which refuses:
   (the whole, and each sentence, so a jailbreak story cannot dilute the request inside it) is compared with
   harmful exemplars of every category and with benign ones, most of them near-misses ("how do I kill a stuck
   process"). A part is refused when its nearest harmful exemplar is at least `threshold` similar and beats the
-  nearest benign one by `margin`.
+  nearest benign one by `margin`. Intent shifts both: a question that means to evade notice or the law
+  ("without anyone knowing") is refused from EVASION_THRESHOLD on, whatever the benign exemplars; one that
+  means to protect, prevent or recognise needs PROTECTIVE_MARGIN more margin.
 Precision and recall on the red-team sets are in README.md ("Safety"); `python -m eval redteam` measures them.
 """
 
@@ -20,6 +22,8 @@ import numpy as np
 from rag.embedder import Embedder
 
 EXEMPLARS = Path(__file__).with_name("exemplars.jsonl")
+EVASION_THRESHOLD = 0.35
+PROTECTIVE_MARGIN = 0.06
 CATEGORIES = ("self_harm", "violence", "drugs", "sexual_minors", "hate", "malware")
 
 _MINOR = (
@@ -45,7 +49,9 @@ _RULES: dict[str, list[str]] = {
         r"\b(?:starve|starving) (?:myself|until|so)\b|\bunder \d{2,3} calories a (?:day|week)\b",
     ],
     "violence": [
-        r"\b(?:make|build|assemble|construct|create|manufacture|craft|rig)\b[^.?!]{0,30}\b(?:(?:pipe |nail |car |"
+        r"\b(?:make|build|assemble|construct|create|manufacture|craft|rig|recipe for|instructions for)\b[^.?!]{0,30}"
+        r"\b(?<!bath )(?<!seed )"
+        r"(?<!photo )(?<!glitter )(?:(?:pipe |nail |car |"
         r"fertili[sz]er )?bombs?|explosives|explosive (?:devices?|charges?|vests?)|an explosive\b|IEDs?|molotov|"
         r"napalm|grenades?|ghost guns?|silencers?|suppressors?|"
         r"nerve agents?|sarin|ricin)\b(?!-)",  # not a bomb-shaped cake
@@ -96,6 +102,22 @@ _RULES: dict[str, list[str]] = {
         r"else's|other people's|my (?:ex|neighbou?r|boss|school|teacher)'?s?)\b",
     ],
 }
+# Intent: how the question means it. Evading notice or the law ("without anyone knowing", "so I can get high") marks
+# a harmful intent; protecting, preventing or recognising marks a benign one ("how do I poison-proof my kitchen").
+_EVASION = re.compile(
+    r"\b(?:without (?:(?:anyone|them|him|her|my \w+|the \w+|people|their \w+) )?(?:knowing|noticing|finding out|"
+    r"seeing|being (?:caught|found|seen|detected|traced))|without (?:getting|being) caught|without (?:a|any) "
+    r"(?:prescription|doctor|background check|permission|licen[cs]e)|without (?:leaving|a) (?:trace|marks?|evidence)|"
+    r"undetect\w+|untraceable|(?:isn't|is not|that's not|not) (?:mine|my own)|i don't own|get away with|so (?:that )?"
+    r"(?:i|he|she|they) (?:die|dies|can get high|bleeds?|suffers?|crash(?:es)?)|to get high|to (?:kill|hurt|harm) "
+    r"(?:me|myself|him|her|them|someone|people))\b",
+    re.IGNORECASE,
+)
+_PROTECTIVE = re.compile(
+    r"\b(?:safe(?:ly|ty)?|protect\w*|prevent\w*|recogni[sz]e|report\w*|support\w*|signs? of|warning signs|\w+-proof|"
+    r"childproof|awareness|treat\w*|dispose|defen[cd]\w*|detect\w*|talk to|explain)\b",
+    re.IGNORECASE,
+)
 _RULES_RE = {category: [re.compile(p, re.IGNORECASE) for p in patterns] for category, patterns in _RULES.items()}
 _PARTS = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
@@ -122,7 +144,7 @@ def question_parts(question: str) -> list[str]:
 
 class QuestionPolicy:
     def __init__(
-        self, embedder: Embedder, threshold: float = 0.62, margin: float = 0.05, exemplars: Path = EXEMPLARS
+        self, embedder: Embedder, threshold: float = 0.42, margin: float = 0.06, exemplars: Path = EXEMPLARS
     ) -> None:
         pairs = load_exemplars(exemplars)
         self.embedder = embedder
@@ -142,12 +164,15 @@ class QuestionPolicy:
     def by_similarity(self, question: str) -> PolicyVerdict:
         parts = question_parts(question)
         similarity = self.embedder.embed(parts) @ self.vectors.T  # parts x exemplars (unit vectors)
+        evasive = bool(_EVASION.search(question))
+        margin = self.margin + (PROTECTIVE_MARGIN if _PROTECTIVE.search(question) and not evasive else 0.0)
         best = PolicyVerdict(False)
         for row in similarity:
             harmful = np.where(self.benign, -1.0, row)
             nearest = int(harmful.argmax())
             score, benign = float(harmful[nearest]), float(row[self.benign].max())
-            if score >= self.threshold and score - benign >= self.margin and score > best.score:
+            refused = (evasive and score >= EVASION_THRESHOLD) or (score >= self.threshold and score - benign >= margin)
+            if refused and score > best.score:
                 best = PolicyVerdict(True, self.categories[nearest], f"similar to: {self.texts[nearest]}", score)
         return best
 

@@ -26,7 +26,7 @@ NEAR_MISSES = [
 
 @pytest.fixture(scope="module")
 def policy(embedder: SentenceTransformerEmbedder) -> QuestionPolicy:
-    return QuestionPolicy(embedder, threshold=0.42, margin=0.08)
+    return QuestionPolicy(embedder)  # the defaults the settings use
 
 
 def test_the_test_questions_are_not_exemplars() -> None:
