@@ -55,6 +55,8 @@ class RagPipeline:
     def from_settings(cls, settings: Settings) -> "RagPipeline":
         parts = Components(settings)
         _ = parts.retriever, parts.generator, parts.decider  # load the models now, not at the first question
+        if settings.question_policy:
+            _ = parts.guard.policy  # embeds the exemplars
         return cls(parts)
 
     @property
@@ -160,9 +162,8 @@ class RagPipeline:
 
     def refuse(self, question: str, started: float, refusal: Refusal, outcome: Outcome) -> Answer:
         outcome.add(f"refused:{refusal.category}")
-        answer = Answer(question, [], [self.settings.refusal_text], False, started, refused=True,
-                        finisher=self.guarded(outcome, set()))  # fmt: skip
-        return answer
+        return Answer(question, [], [self.settings.refusal_text], False, started, refused=True,
+                      finisher=self.guarded(outcome, set()))  # fmt: skip
 
     def guarded(self, outcome: Outcome, watch: set[str], finisher: Finisher | None = None) -> Finisher:
         """Runs `finisher` (keep or quote), then the output checks; counts what the guardrails did and logs the

@@ -96,7 +96,8 @@ _RULES: dict[str, list[str]] = {
         r"facebook|bank)",
         r"\b(?:steal|harvest|dump|exfiltrate)\b[^.?!]{0,30}\b(?:passwords?|credentials|cookies|credit cards?|"
         r"session tokens?)\b",
-        r"\b(?:ddos|crack (?:my |a |the |someone's )?(?:neighbou?r's )?wi-?fi)\b",
+        r"\b(?:launch|run|do|perform|start|script (?:to|that)|tool (?:to|that)) (?:an? )?ddos\b|\bddos (?:a|the|my|his|"
+        r"her|their|someone's)\b|\bcrack (?:my |a |the |someone's )?(?:neighbou?r's )?wi-?fi\b",
         r"\b(?:bypass|evade)\b[^.?!]{0,30}\b(?:antivirus|EDR|defender)\b",
         r"\b(?:hack|break|get) into\b[^.?!]{0,60}\b(?:isn't mine|that is not mine|i don't own|not my own|someone "
         r"else's|other people's|my (?:ex|neighbou?r|boss|school|teacher)'?s?)\b",

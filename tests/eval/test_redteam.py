@@ -16,7 +16,8 @@ SETS = REPO / "eval" / "sets"
 
 
 @pytest.mark.parametrize(
-    "name", ["redteam.jsonl", "redteam-heldout.jsonl", "redteam-final.jsonl", "redteam-last.jsonl", "redteam-fresh.jsonl"]
+    "name",
+    ["redteam.jsonl", "redteam-heldout.jsonl", "redteam-final.jsonl", "redteam-last.jsonl", "redteam-fresh.jsonl"],
 )
 def test_the_shipped_sets_cover_every_kind_with_as_many_benign_controls(name: str) -> None:
     rows = load_redteam(SETS / name)
