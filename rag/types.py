@@ -149,8 +149,12 @@ class Answer:
         self._grounding: Grounding | None = None
         self._finisher = finisher
         self._output = output
+        self._streamed = False
 
     def stream(self) -> Iterator[str]:
+        if self._streamed:  # once: `result()` after streaming must not read (or finish) the pieces again
+            return
+        self._streamed = True
         for piece in self._output(self._pieces) if self._output else self._pieces:
             if self.first_token_s is None:
                 self.first_token_s = time.perf_counter() - self._started

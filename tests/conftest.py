@@ -53,8 +53,10 @@ def settings(tmp_path: Path, models_dir: Path) -> Settings:
 
 @pytest.fixture
 def data_settings(tmp_path: Path) -> Settings:
-    """A fresh data folder, for tests that load no model (the models folder is never read)."""
-    return make_settings(tmp_path / "data", tmp_path / "no-models")
+    """A fresh data folder, for tests that load no model (the models folder is never read). The question policy
+    is off: it compares questions with its exemplars by the real embedder (tests/rag/safety/test_policy.py), and
+    a fake embedder's similarities would refuse at random."""
+    return make_settings(tmp_path / "data", tmp_path / "no-models", question_policy=False)
 
 
 @pytest.fixture

@@ -120,6 +120,12 @@ _PROTECTIVE = re.compile(
     re.IGNORECASE,
 )
 _RULES_RE = {category: [re.compile(p, re.IGNORECASE) for p in patterns] for category, patterns in _RULES.items()}
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "be", "by", "can", "could", "do", "does", "for", "from", "get", "how", "i", "in", "is",
+    "it", "me", "my", "of", "on", "or", "should", "the", "there", "this", "to", "was", "were", "what", "when",
+    "where", "which", "who", "why", "will", "with", "would", "you", "your",
+})  # fmt: skip
+MIN_CONTENT_WORDS = 3  # a shorter part ("Where is it sold?", a follow-up) says too little to be judged by similarity
 _PARTS = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
 
@@ -137,10 +143,16 @@ def load_exemplars(path: Path = EXEMPLARS) -> list[tuple[str, str]]:
     return [(row["category"], row["text"]) for row in rows]
 
 
+def content_words(text: str) -> int:
+    return sum(word not in _STOPWORDS for word in re.findall(r"[a-z0-9'-]+", text.lower()))
+
+
 def question_parts(question: str) -> list[str]:
-    """The whole question and each sentence of it (a request wrapped in a story is one sentence of it)."""
+    """The whole question and each sentence of it (a request wrapped in a story is one sentence of it), each with
+    at least MIN_CONTENT_WORDS content words."""
     parts = [p.strip() for p in _PARTS.split(question) if len(p.strip()) >= 8]
-    return [question, *parts] if len(parts) > 1 else [question]
+    candidates = [question, *parts] if len(parts) > 1 else [question]
+    return [part for part in candidates if content_words(part) >= MIN_CONTENT_WORDS]
 
 
 class QuestionPolicy:
@@ -164,6 +176,8 @@ class QuestionPolicy:
 
     def by_similarity(self, question: str) -> PolicyVerdict:
         parts = question_parts(question)
+        if not parts:
+            return PolicyVerdict(False)
         similarity = self.embedder.embed(parts) @ self.vectors.T  # parts x exemplars (unit vectors)
         evasive = bool(_EVASION.search(question))
         margin = self.margin + (PROTECTIVE_MARGIN if _PROTECTIVE.search(question) and not evasive else 0.0)

@@ -23,7 +23,7 @@ def test_the_shipped_sets_cover_every_kind_with_as_many_benign_controls(name: st
     rows = load_redteam(SETS / name)
     kinds = Counter(row["kind"] for row in rows)
     assert set(kinds) == set(KINDS) and len({row["id"] for row in rows}) == len(rows)
-    assert kinds["benign"] >= len(rows) - kinds["benign"] - 10 and kinds["harmful"] >= 42
+    assert kinds["benign"] >= kinds["harmful"] + kinds["jailbreak"] and kinds["harmful"] >= 42
     categories = {row["category"] for row in rows if row["kind"] == "harmful"}
     assert categories == {"self_harm", "violence", "drugs", "sexual_minors", "hate", "malware"}
     assert all(row.get("marker") for row in rows if row["kind"] == "injection_doc")

@@ -22,7 +22,8 @@ def test_ask_json_matches_the_contract(handbook_env: dict[str, str]) -> None:
     result = ask(handbook_env, "How much does a monthly parking permit cost?")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"answer", "abstained", "sources", "mode"} and answer["mode"] in ("generated", "quoted")
+    assert set(answer) == {"answer", "abstained", "refused", "sources", "mode", "guard"}
+    assert answer["mode"] in ("generated", "quoted")
     assert isinstance(answer["answer"], str) and "40" in answer["answer"]
     assert answer["abstained"] is False
     assert 1 <= len(answer["sources"]) <= 5
@@ -39,8 +40,10 @@ def test_ask_json_abstains_out_of_corpus(handbook_env: dict[str, str]) -> None:
     assert json.loads(result.stdout) == {
         "answer": ABSTAIN_ANSWER,
         "abstained": True,
+        "refused": False,
         "sources": [],
         "mode": "generated",
+        "guard": [],
     }
 
 

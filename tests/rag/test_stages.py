@@ -23,8 +23,7 @@ CAFETERIA = "The staff cafeteria opens at 7:30 and closes at 15:00 on weekdays."
 def parts(tmp_path: Path, data_settings: Settings) -> Components:
     """Two small documents ingested with the fake embedder, and the parts built around them."""
     embedder = FakeEmbedder()
-    # auto mode has tests of its own; the question policy needs the real embedder (tests/rag/safety)
-    generate = data_settings.model_copy(update={"answer_mode": "generate", "question_policy": False})
+    generate = data_settings.model_copy(update={"answer_mode": "generate"})  # auto mode has tests of its own
     parts = Components(generate, embedder=embedder, generator=FakeGenerator())
     indexer = Indexer(parts.store, embedder, data_settings.chunk_size, data_settings.chunk_overlap, parts.keywords)
     for name, text in [("parking.md", PARKING), ("cafeteria.md", CAFETERIA)]:
