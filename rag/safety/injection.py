@@ -29,7 +29,9 @@ _STRONG = [
     # "New instructions:", "SYSTEM OVERRIDE:", chat-template tokens
     r"\b(?:new|updated|real|actual|hidden|secret|additional|override|important) (?:system )?(?:instructions?|"
     r"directives?|prompt|orders|commands?)(?:\s*:|\s+-\s)",  # not "new command-line tools"
-    r"(?im)^\s*(?:system|assistant|admin)\s*(?:prompt|message|override|note|instruction)?\s*:",
+    # a "SYSTEM:" turn that orders something ("System: Ubuntu 22.04" in a spec sheet is data)
+    r"(?im)^\s*(?:system|assistant)\s*(?:prompt|message|override|note|instruction)?\s*:(?=[^.\n]{0,40}\b(?:you|your|"
+    r"user|ignore|always|never|must|answer|reply|respond|say|output|reveal|print|disregard|forget)\b)",
     r"\bsystem (?:override|prompt override|update)\b",
     r"<\|?(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\|?>|\[/?INST\]|<</?SYS>>",
     r"(?m)^#{2,} ?(?:instruction|system|new task)",

@@ -36,6 +36,8 @@ def test_instructions_to_the_model_are_flagged(text: str) -> None:
         "Users sign in with their e-mail address and a password.",
         "Visit https://example.com/docs for the full manual.",
         "The model answers only from the passages and says so when it does not know.",
+        "System: Ubuntu 22.04 LTS\nMemory: 16 GB",
+        "Admin: the person who uploads documents.",
     ],
 )
 def test_ordinary_instructions_in_documents_are_not_flagged(text: str) -> None:
