@@ -372,7 +372,8 @@ def redteam(
 
 
 def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Path) -> dict:
-    from eval.redteam import SHIPPED, SHIPPED_DOCS, RedteamSetError, evaluate_redteam, write_redteam
+    from eval.redteam import SHIPPED, SHIPPED_DOCS, RedteamSetError, evaluate_redteam, render_redteam_html
+    from eval.report import write_report
     from rag.models import quiet_model_loading
     from records.eval_history import History
 
@@ -384,7 +385,7 @@ def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Pat
     except (RedteamSetError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    write_redteam(report, out, History(settings.data_dir / "eval_history.db"))
+    write_report(report, out, History(settings.data_dir / "eval_history.db"), render_redteam_html)
     return report
 
 

@@ -133,11 +133,12 @@ def run_redteam(rows: list[dict[str, Any]], answer: Answerer, set_name: str, set
 
 def ingest_documents(settings: Any, folders: Sequence[Path]) -> None:
     from ingest.index import Indexer
+    from ingest.loaders import LoadError
 
     indexer = Indexer.from_settings(settings)
     files = [(f, f.name) for folder in folders for f in sorted(folder.rglob("*")) if f.is_file()]
     for source, outcome in indexer.ingest_files(files):
-        if not hasattr(outcome, "status"):
+        if isinstance(outcome, LoadError):
             raise RedteamSetError(f"{source}: {outcome}")
 
 
@@ -199,12 +200,3 @@ figure{{display:inline-block;margin:0 1.5em 1em 0}}</style></head><body>
 {failing or "<tr><td colspan=4>none</td></tr>"}</table>
 </body></html>
 """
-
-
-def write_redteam(report: dict[str, Any], folder: Path, history: Any) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    history.add(report, folder)
-    json_path, html_path = folder / "report.json", folder / "report.html"
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    html_path.write_text(render_redteam_html(report, history.runs(report["set"])), encoding="utf-8")
-    return json_path, html_path

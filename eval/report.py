@@ -3,6 +3,7 @@ also recorded in the run history (records/eval_history.py) that gives the trend 
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +130,16 @@ passages (numbers, names, wording), not a faithfulness score from a judge model.
 """
 
 
-def write_report(report: dict[str, Any], folder: Path, history: History) -> tuple[Path, Path]:
+def write_report(
+    report: dict[str, Any],
+    folder: Path,
+    history: History,
+    render: Callable[[dict[str, Any], list[dict[str, Any]]], str] = render_html,
+) -> tuple[Path, Path]:
+    """report.json and report.html (`render`: the page for this kind of report, with the set's past runs)."""
     folder.mkdir(parents=True, exist_ok=True)
     history.add(report, folder)
     json_path, html_path = folder / "report.json", folder / "report.html"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    html_path.write_text(render_html(report, history.runs(report["set"])), encoding="utf-8")
+    html_path.write_text(render(report, history.runs(report["set"])), encoding="utf-8")
     return json_path, html_path
