@@ -99,7 +99,10 @@ def test_json_mode_follows_the_schema_in_the_prompt() -> None:
 # Hardening: nothing from outside can hold the model, break the server or use it without the key. -----------
 
 KEY = "serve-test-key"
-STORY = [{"role": "user", "content": "Write a very long story about a dragon."}]  # sampled: runs to max_tokens
+STORY = [{"role": "user", "content": "Write a very long story about a dragon."}]  # sampled: runs long, may stop
+# Greedy, this one counts past 400 in 2,000 tokens (measured): sampled stories sometimes ended before a 3 s deadline.
+COUNT = "List every number from 1 to 5000 separated by commas: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,"
+COUNTING = [{"role": "user", "content": COUNT}]
 SHORT = [{"role": "user", "content": "Say hello."}]
 
 
@@ -182,7 +185,7 @@ def test_a_full_queue_is_refused_and_a_long_request_ends_at_the_deadline(guarded
     def send(name: str, body: dict[str, object]) -> None:
         replies[name] = post(guarded_url, body)
 
-    long = threading.Thread(target=send, args=("long", {"messages": STORY, "max_tokens": 2000, "temperature": 1.0}))
+    long = threading.Thread(target=send, args=("long", {"messages": COUNTING, "max_tokens": 2000, "temperature": 0.0}))
     waiting = threading.Thread(target=send, args=("waiting", {"messages": SHORT, "max_tokens": 4}))
     long.start()
     time.sleep(0.5)
