@@ -66,14 +66,24 @@ def summary(results: list[IngestResult], failed: int, skipped: int, seconds: flo
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when the store has documents.")] = False,
+    collection: Annotated[
+        str | None, typer.Option(help="Put the documents in this collection (default: where they are, or default).")
+    ] = None,
 ) -> None:
-    """Ingest PDF, Markdown and text files. Unchanged files are skipped; changed files replace their chunks."""
+    """Ingest PDF, Markdown and text files. Unchanged files are skipped; changed files replace their chunks.
+    Each file is also kept as an original (for page previews and downloads)."""
+    from accounts.collections import Collections
     from ingest.index import Indexer
+    from ingest.originals import keep_original
     from rag.models import quiet_model_loading
 
     started = time.perf_counter()
     settings = Settings()
+    if collection is not None and not Collections(settings.app_db).exists(collection):
+        typer.echo(f"error: no collection named '{collection}' (create it: python -m rag collections create)", err=True)
+        raise typer.Exit(1)
     batch = collect(paths)
+    paths_of = dict((source, path) for path, source in batch.files)
     quiet_model_loading()
     indexer = Indexer.from_settings(settings)
     if if_empty and not indexer.store.is_empty():
@@ -87,11 +97,12 @@ def add(
         files = progress.add_task("files", total=len(batch.files))
         chunks = progress.add_task("embedding chunks", total=None)
         on_progress = lambda done, total: progress.update(chunks, completed=done, total=total)  # noqa: E731
-        for source, outcome in indexer.ingest_files(batch.files, on_progress):
+        for source, outcome in indexer.ingest_files(batch.files, on_progress, collection):
             if isinstance(outcome, LoadError):
                 problems.append(f"{source}: {outcome}")
             else:
                 results.append(outcome)
+                keep_original(settings.originals_dir, source, paths_of[source], indexer.store.document(source))
             progress.advance(files)
     for problem in problems:
         err_console.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
@@ -109,18 +120,18 @@ def list_documents(
 
     documents = open_store(Settings()).documents()
     if as_json:
-        fields = ("source", "chunks", "pages", "sha256", "title", "organisation", "doc_type", "period")
+        fields = ("source", "chunks", "pages", "sha256", "title", "organisation", "doc_type", "period", "collection")
         rows = [{field: getattr(d, field) for field in fields} for d in documents]
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
     if not documents:
         typer.echo("The store is empty. Add documents with: python -m ingest add PATH")
         return
-    table = Table("source", "about", "pages", "chunks", "size", "ingested (UTC)", "sha256")
+    table = Table("source", "collection", "about", "pages", "chunks", "size", "ingested (UTC)", "sha256")
     for d in documents:
         pages = "" if d.pages is None else str(d.pages)
         size = f"{d.size / 1024:.0f} KiB"
-        table.add_row(d.source, d.about, pages, str(d.chunks), size, d.ingested_at, d.sha256[:12])
+        table.add_row(d.source, d.collection, d.about, pages, str(d.chunks), size, d.ingested_at, d.sha256[:12])
     Console().print(table)
 
 
@@ -133,6 +144,25 @@ def delete(source: Annotated[str, typer.Argument(help="The document's source nam
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
     typer.echo(f"Deleted {source}")
+
+
+@app.command()
+def move(
+    source: Annotated[str, typer.Argument(help="The document's source name, as `list` shows it.")],
+    collection: Annotated[str, typer.Argument(help="The collection to put it in.")],
+) -> None:
+    """Put a document in another collection: who may read it changes at once."""
+    from accounts.collections import Collections
+    from rag.store import open_store
+
+    settings = Settings()
+    if not Collections(settings.app_db).exists(collection):
+        typer.echo(f"error: no collection named '{collection}' (see `python -m rag collections list`)", err=True)
+        raise typer.Exit(1)
+    if not open_store(settings).move_document(source, collection):
+        typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Moved {source} to {collection}")
 
 
 @app.command()

@@ -42,12 +42,17 @@ class DocumentService:
     def documents(self) -> list[Document]:
         return self.store.documents()
 
-    def upload(self, name: str, data: bytes, user: str | None) -> int:
-        """Check a file, keep it and queue its ingestion; the job's id (UploadError with the reason if refused)."""
+    def upload(self, name: str, data: bytes, user: str | None, collection: str | None = None) -> int:
+        """Check a file, keep it and queue its ingestion into `collection` (default: the one a document of that
+        name is in, or `default`); the job's id (UploadError with the reason if refused)."""
         return submit_upload(
             name, data, store=self.store, queue=self.queue, originals=self.originals, max_bytes=self.max_bytes,
-            user=user,
+            user=user, collection=collection,
         )  # fmt: skip
+
+    def move(self, source: str, collection: str) -> bool:
+        """Put a document in another collection; readers' access follows at once. False: no such document."""
+        return self.store.move_document(source, collection)
 
     def delete(self, source: str) -> bool:
         """Remove a document and everything kept for it; False when there was no such document."""

@@ -21,7 +21,7 @@ from rag.keyword import KeywordIndex
 from rag.safety.injection import detect
 from rag.settings import Settings
 from rag.store import Store, open_store
-from rag.types import Chunk, Document, file_sha256
+from rag.types import DEFAULT_COLLECTION, Chunk, Document, file_sha256
 
 EMBED_BATCH = 128  # chunks per encode call, and how often progress is reported
 WRITE_BATCH = 256  # chunks gathered from several files before they are embedded and written together
@@ -110,10 +110,11 @@ class Indexer:
         kind: str | None = None,
         force: bool = False,
         ingested_by: str | None = None,
+        collection: str | None = None,
     ) -> IngestResult:
-        """Ingest one file (as `kind`, default by extension; `force` re-reads an unchanged file);
-        raises LoadError with a one-line reason."""
-        prepared = self.prepare(path, source, kind=kind, force=force, ingested_by=ingested_by)
+        """Ingest one file (as `kind`, default by extension; `force` re-reads an unchanged file) into
+        `collection` (default: the one it is in, or `default`); raises LoadError with a one-line reason."""
+        prepared = self.prepare(path, source, kind=kind, force=force, ingested_by=ingested_by, collection=collection)
         if isinstance(prepared, IngestResult):
             return prepared
         (_, outcome), *_ = list(self._write_in_batches([(source, prepared)], on_progress))
@@ -121,14 +122,14 @@ class Indexer:
         return outcome
 
     def ingest_files(
-        self, files: Iterable[tuple[Path, str]], on_progress: Progress | None = None
+        self, files: Iterable[tuple[Path, str]], on_progress: Progress | None = None, collection: str | None = None
     ) -> Iterator[tuple[str, IngestResult | LoadError]]:
         """Ingest (path, source) pairs, yielding each source's outcome as soon as it is known."""
 
         def prepared() -> Iterator[tuple[str, PreparedFile | IngestResult | LoadError]]:
             for path, source in files:
                 try:
-                    yield source, self.prepare(path, source)
+                    yield source, self.prepare(path, source, collection=collection)
                 except LoadError as err:
                     yield source, err
                 except Exception as err:  # a library failing on one file must not stop the others
@@ -168,16 +169,27 @@ class Indexer:
             self.keywords.sync(self.store)
 
     def prepare(
-        self, path: Path, source: str, *, kind: str | None = None, force: bool = False, ingested_by: str | None = None
+        self,
+        path: Path,
+        source: str,
+        *,
+        kind: str | None = None,
+        force: bool = False,
+        ingested_by: str | None = None,
+        collection: str | None = None,
     ) -> PreparedFile | IngestResult:
-        """Load and chunk a file, or report it unchanged when the store already has this exact content."""
+        """Load and chunk a file, or report it unchanged when the store already has this exact content (an
+        unchanged file named with another collection is moved there)."""
         sha256 = file_sha256(path)
         existing = self.store.document(source)
         if existing is not None and existing.sha256 == sha256 and not force:
+            if collection and collection != existing.collection:
+                self.store.move_document(source, collection)
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
         kind = kind or kind_of(path)
         loaded = load(path, kind, self.ocr_language)
-        return self._chunked(loaded, source, sha256, path.stat().st_size, kind, ingested_by, existing is not None)
+        where = collection or (existing.collection if existing else DEFAULT_COLLECTION)
+        return self._chunked(loaded, source, sha256, path.stat().st_size, kind, ingested_by, existing, where)
 
     def prepare_loaded(
         self,
@@ -193,7 +205,8 @@ class Indexer:
         existing = self.store.document(source)
         if existing is not None and existing.sha256 == sha256 and not force:
             return IngestResult(source, "unchanged", existing.pages, existing.chunks)
-        return self._chunked(loaded, source, sha256, size, kind, ingested_by, existing is not None)
+        where = existing.collection if existing else DEFAULT_COLLECTION
+        return self._chunked(loaded, source, sha256, size, kind, ingested_by, existing, where)
 
     def _chunked(
         self,
@@ -203,13 +216,16 @@ class Indexer:
         size: int,
         kind: str | None,
         ingested_by: str | None,
-        replaces: bool,
+        existing: Document | None,
+        collection: str,
     ) -> PreparedFile:
         chunks = [flag_injection(chunk) for chunk in self.chunker.split(loaded, source)]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         fields = asdict(loaded.info or DocumentInfo())  # title, organisation, doc_type, period
-        document = Document(source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by, **fields)
-        return PreparedFile(document, chunks, replaces=replaces)
+        document = Document(
+            source, sha256, loaded.pages, len(chunks), size, now, kind, ingested_by, **fields, collection=collection
+        )
+        return PreparedFile(document, chunks, replaces=existing is not None)
 
     def write(
         self, batch: list[PreparedFile], on_progress: Progress | None = None

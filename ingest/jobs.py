@@ -44,9 +44,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     source TEXT NOT NULL, path TEXT NOT NULL, kind TEXT, submitted_by TEXT, force INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0,
     total INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, host TEXT, pid INTEGER,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, worker TEXT, heartbeat_at REAL);
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, worker TEXT, heartbeat_at REAL, collection TEXT);
 """
-ADDED_COLUMNS = {"worker": "TEXT", "heartbeat_at": "REAL"}  # to app.db files made before heartbeats
+ADDED_COLUMNS = {"worker": "TEXT", "heartbeat_at": "REAL", "collection": "TEXT"}  # to older app.db files
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Job:
     updated_at: str
     worker: str | None = None
     heartbeat_at: float | None = None
+    collection: str | None = None  # where the document goes (None: where it is, or `default`)
 
     @property
     def fraction(self) -> float:
@@ -105,13 +106,19 @@ class JobQueue:
         return connect(self.path, self.timeout, autocommit=True)  # explicit transactions below
 
     def submit(
-        self, source: str, path: Path, kind: str | None = None, submitted_by: str | None = None, force: bool = False
+        self,
+        source: str,
+        path: Path,
+        kind: str | None = None,
+        submitted_by: str | None = None,
+        force: bool = False,
+        collection: str | None = None,
     ) -> int:
         with self._connect() as db:
             cursor = db.execute(
-                "INSERT INTO jobs (source, path, kind, submitted_by, force, state, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                (source, str(path), kind, submitted_by, int(force), _now(), _now()),
+                "INSERT INTO jobs (source, path, kind, submitted_by, force, state, created_at, updated_at, collection) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (source, str(path), kind, submitted_by, int(force), _now(), _now(), collection),
             )
             return int(cursor.lastrowid or 0)
 
@@ -288,7 +295,13 @@ class Worker(threading.Thread):
         try:
             self.queue.progress(job.id, 0, 0, "reading the file")
             result = self.indexer.ingest(
-                Path(job.path), job.source, report, kind=job.kind, force=job.force, ingested_by=job.submitted_by
+                Path(job.path),
+                job.source,
+                report,
+                kind=job.kind,
+                force=job.force,
+                ingested_by=job.submitted_by,
+                collection=job.collection,
             )
         except LoadError as err:
             self.queue.finish(job.id, "failed", f"{job.source} {err}")

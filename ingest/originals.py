@@ -4,6 +4,7 @@ The folder is named by the content, so two versions of one document never overwr
 version is being ingested; once a version is in the store (or fails), the others of that source are removed.
 """
 
+import hashlib
 from pathlib import Path
 
 from rag.types import Document
@@ -19,10 +20,9 @@ def original_path(originals: Path, document: Document) -> Path:
 
 def store_original(originals: Path, source: str, sha256: str, data: bytes) -> Path:
     """Keep the file as received (written atomically); its path."""
-    folder = originals / folder_name(sha256)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / source
-    partial = folder / f".{source}.partial"
+    target = originals / folder_name(sha256) / source  # a source from a folder keeps its path: "guides/a.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
     partial.write_bytes(data)
     partial.replace(target)
     return target
@@ -42,3 +42,15 @@ def remove_originals(originals: Path, source: str, keep: str | None = None) -> i
         if not any(folder.iterdir()):
             folder.rmdir()
     return removed
+
+
+def keep_original(originals: Path, source: str, path: Path, document: Document | None) -> None:
+    """Keep a file ingested from the command line as the original of `document` (its committed version), the
+    other versions of that source removed; nothing when the store holds another version than the file."""
+    if document is None or original_path(originals, document).is_file():
+        return
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != document.sha256:
+        return  # changed since it was read
+    store_original(originals, source, document.sha256, data)
+    remove_originals(originals, source, keep=folder_name(document.sha256))

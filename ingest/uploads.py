@@ -108,7 +108,15 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> Upload:
 
 
 def submit_upload(
-    name: str, data: bytes, *, store: Store, queue: JobQueue, originals: Path, max_bytes: int, user: str | None
+    name: str,
+    data: bytes,
+    *,
+    store: Store,
+    queue: JobQueue,
+    originals: Path,
+    max_bytes: int,
+    user: str | None,
+    collection: str | None = None,
 ) -> int:
     """Check an upload, keep the original and queue its ingestion; the job's id. UploadError when refused,
     including a file whose exact content is already in the store or queued (under any name)."""
@@ -121,4 +129,4 @@ def submit_upload(
     if queued:
         raise UploadError(f"{upload.name} has the same content as '{queued[0]}', already queued: skipped")
     original = store_original(originals, upload.name, upload.sha256, data)
-    return queue.submit(upload.name, original, upload.kind, user)
+    return queue.submit(upload.name, original, upload.kind, user, collection=collection)

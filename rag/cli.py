@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from accounts.cli import collections, groups
 from rag.adapter import AdapterError
 from rag.models import ModelNotFoundError, quiet_model_loading
 from rag.settings import Settings
@@ -31,19 +32,30 @@ def ask(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Search only this document (repeat for more).")
     ] = None,
+    collection: Annotated[
+        list[str] | None, typer.Option("--collection", help="Search only this collection (repeat for more).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Answer as this user: only the collections it may read are searched.")
+    ] = None,
 ) -> None:
     """Answer QUESTION from the documents in the store, citing the passages used."""
+    from accounts.collections import CollectionError
     from rag.engine import EngineBusyError
     from rag.pipeline import QuestionError, RagPipeline
 
     quiet_model_loading()
+    settings = Settings()
     try:
-        pipeline = RagPipeline.from_settings(Settings())
-        unknown = sorted(set(source or []) - {d.source for d in pipeline.store.documents()})
+        collections = _collections_for(settings, user, collection)
+        pipeline = RagPipeline.from_settings(settings)
+        searchable = pipeline.store.documents() if collections is None else pipeline.readable_documents(collections)
+        unknown = sorted(set(source or []) - {d.source for d in searchable})
         if unknown:
             raise QuestionError(f"No document named {', '.join(unknown)}: see `python -m ingest list`.")
-        answer = pipeline.answer(question, top_k=top_k, sources=source or None)
-    except (ModelNotFoundError, AdapterError, StoreMismatchError, QuestionError, EngineBusyError) as err:
+        answer = pipeline.answer(question, top_k=top_k, sources=source or None, collections=collections)
+    except (ModelNotFoundError, AdapterError, StoreMismatchError, QuestionError, EngineBusyError,
+            CollectionError) as err:  # fmt: skip
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
     if as_json:
@@ -59,6 +71,21 @@ def ask(
     for number, passage in enumerate(answer.sources, start=1):
         where = passage.source if passage.page is None else f"{passage.source}, page {passage.page}"
         typer.echo(f"[{number}] {where} (score {passage.score:.2f})")
+
+
+def _collections_for(settings: Settings, user: str | None, requested: list[str] | None) -> list[str] | None:
+    """The collections to search: those `user` may read (of `requested`), or `requested`; None for all."""
+    from accounts.collections import CollectionError, Collections
+
+    collections = Collections(settings.app_db)
+    if user is None:
+        for name in requested or []:
+            collections.get(name)  # an unknown name is an error, not an empty search
+        return requested or None
+    found = _user_store().get(user)
+    if found is None:
+        raise CollectionError(f"no user named '{user}' (see `python -m rag users list`)")
+    return collections.allowed(found.name, found.role, requested)
 
 
 @app.command()
@@ -84,6 +111,8 @@ def provision(
 
 users = typer.Typer(help="Manage the app's admins and readers.", no_args_is_help=True)
 app.add_typer(users, name="users")
+users.add_typer(groups, name="group")
+app.add_typer(collections, name="collections")
 
 
 def _user_store() -> "UserStore":
@@ -145,8 +174,11 @@ def users_role(
 @users.command("remove")
 def users_remove(name: Annotated[str, typer.Argument()]) -> None:
     """Delete a user."""
+    from accounts.collections import Collections
+
     store = _user_store()
     _run(lambda: store.remove(name))
+    Collections(Settings().app_db).forget_user(name)
     typer.echo(f"Removed '{name}'")
 
 

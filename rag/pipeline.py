@@ -36,7 +36,7 @@ from rag.safety.guard import Outcome, Refusal
 from rag.scope import Scope
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
-from rag.types import Answer, Finisher, Source, Turn
+from rag.types import Answer, Document, Finisher, Source, Turn
 
 
 class QuestionError(ValueError):
@@ -107,10 +107,13 @@ class RagPipeline:
         top_p: float | None = None,
         max_new_tokens: int | None = None,
         sources: Sequence[str] | None = None,
+        collections: Sequence[str] | None = None,
     ) -> Answer:
         """Run the stages up to the start of generation; `history` holds the earlier turns of a chat (for
         follow-up questions); `sources` limits the search to those documents (default: the documents the
-        question names, see rag/scope.py, or all); arguments left out come from the settings."""
+        question names, see rag/scope.py, or all); `collections` to the documents of those collections (what
+        the asker may read: nothing else is searched, named or shown); arguments left out come from the
+        settings."""
         started = time.perf_counter()
         s, parts = self.settings, self.parts
         question = self.check(question)
@@ -122,8 +125,15 @@ class RagPipeline:
         query = standalone_query(s.followup, self.generator, history, question)
         if query != question and (refusal := parts.guard.check_question(query)):
             return self.refuse(question, started, refusal, outcome)
-        scope = Scope(list(sources), ["the documents chosen"]) if sources is not None else self.retriever.scope(query)
-        hits, dropped = parts.guard.screen(self.retriever.retrieve(query, top_k or s.top_k, scope.sources), outcome)
+        readable = None if collections is None else self.readable_documents(collections)
+        if readable is not None and sources is not None:
+            sources = [source for source in sources if source in {d.source for d in readable}]
+        if sources is not None:
+            scope = Scope(list(sources), ["the documents chosen"])
+        else:
+            scope = self.retriever.scope(query, readable)
+        searched = scope.sources if scope.sources is not None or readable is None else [d.source for d in readable]
+        hits, dropped = parts.guard.screen(self.retriever.retrieve(query, top_k or s.top_k, searched), outcome)
         relevant = parts.decider.relevant(hits)
         if not relevant:  # nothing relevant: abstain without calling the model
             answer = Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query,
@@ -159,6 +169,10 @@ class RagPipeline:
         )
         finisher = self.keep_or_quote(query) if s.answer_mode == "auto" else None
         return made(reply.pieces, reply.abstained, p_unanswerable=reply.p_unanswerable, finisher=finisher)
+
+    def readable_documents(self, collections: Sequence[str]) -> list[Document]:
+        wanted = set(collections)
+        return [document for document in self.store.documents() if document.collection in wanted]
 
     def refuse(self, question: str, started: float, refusal: Refusal, outcome: Outcome) -> Answer:
         outcome.add(f"refused:{refusal.category}")

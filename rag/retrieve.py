@@ -139,14 +139,17 @@ class Retriever:
             page_fusion=settings.page_fusion,
         )
 
-    def scope(self, question: str) -> Scope:
-        """The documents the question names (rag/scope.py); everything when scoping is off or it names none."""
+    def scope(self, question: str, documents: Sequence[Document] | None = None) -> Scope:
+        """The documents the question names (rag/scope.py), among `documents` (default: all); everything when
+        scoping is off or it names none."""
         if not self.scoping:
             return EVERYTHING
-        generation = self.store.generation()
-        if self._catalog is None or self._catalog[0] != generation:
-            self._catalog = (generation, self.store.documents())
-        return scope_question(question, self._catalog[1])
+        if documents is None:
+            generation = self.store.generation()
+            if self._catalog is None or self._catalog[0] != generation:
+                self._catalog = (generation, self.store.documents())
+            documents = self._catalog[1]
+        return scope_question(question, documents)
 
     def retrieve(self, question: str, k: int, sources: Sequence[str] | None = None) -> list[Hit]:
         """The k best chunks of committed documents (of `sources` when given), best first."""

@@ -26,7 +26,7 @@ from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 
 from rag.settings import Settings
-from rag.types import Chunk, Document, Hit
+from rag.types import DEFAULT_COLLECTION, Chunk, Document, Hit
 
 MAX_BATCH = 5000  # Chroma rejects batches over 5,461 records
 _WRITTEN_HERE: set[str] = set()  # generations written by this process (not "changes made elsewhere")
@@ -105,6 +105,7 @@ def _document_from(metadata: dict[str, Any]) -> Document:
         organisation=metadata.get("organisation"),
         doc_type=metadata.get("doc_type"),
         period=metadata.get("period"),
+        collection=str(metadata.get("collection") or DEFAULT_COLLECTION),  # none in stores made before collections
     )
 
 
@@ -150,6 +151,10 @@ class Store(Protocol):
     def remove_uncommitted(self, source: str) -> None: ...
 
     def delete_document(self, source: str) -> bool: ...
+
+    def move_document(self, source: str, collection: str) -> bool: ...
+
+    def sources_in(self, collections: Sequence[str]) -> list[str]: ...
 
     def search(
         self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = (), sources: Sequence[str] | None = None
@@ -295,6 +300,22 @@ class ChromaStore:
         self._bump_generation()
         self.chunks.delete(where={"source": source})
         return existed
+
+    def move_document(self, source: str, collection: str) -> bool:
+        """Put a document in another collection (one catalog write: who may read it changes at once).
+        False when there is no such document."""
+        document = self.document(source)
+        if document is None:
+            return False
+        if document.collection != collection:
+            self.docs.update(ids=[document_key(source)], metadatas=[{"collection": collection}])
+            self._bump_generation()
+        return True
+
+    def sources_in(self, collections: Sequence[str]) -> list[str]:
+        """The documents of these collections: what a reader of them may search."""
+        wanted = set(collections)
+        return [document.source for document in self.documents() if document.collection in wanted]
 
     # Search ----------------------------------------------------------------------------------------------
 

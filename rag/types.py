@@ -12,6 +12,7 @@ from typing import Any
 
 from rag.settings import ABSTAIN_ANSWER
 
+DEFAULT_COLLECTION = "default"  # the collection of documents ingested without one (accounts/collections.py)
 _OPEN, _CLOSE = '"\u201c\u2018', '"\u201d\u2019'  # straight and curly quotation marks
 QUOTED_QUESTION = re.compile(f"[{_OPEN}][^{_OPEN}{_CLOSE}]{{2,200}}\\?[{_CLOSE}]")
 
@@ -55,6 +56,7 @@ class Document:
     organisation: str | None = None
     doc_type: str | None = None
     period: str | None = None
+    collection: str = DEFAULT_COLLECTION  # who may read it depends on this (accounts/collections.py)
 
     @property
     def about(self) -> str:

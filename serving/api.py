@@ -1,13 +1,17 @@
 """The HTTP API (`python -m rag api`): the knowledge base for programs, beside the browser app.
 
     GET    /healthz                 no key: whether the models and the store are ready, and the engine's queue
-    POST   /v1/ask                  {question, history?, top_k?, sources?, stream?} -> the `rag ask --json` object
-                                    + "cached"; with stream: server-sent events `token` {text} ..., `usage`
-                                    {generated_tokens, first_token_s}, then `answer` (the object)
+    POST   /v1/ask                  {question, history?, top_k?, sources?, collections?, stream?} -> the
+                                    `rag ask --json` object + "cached"; with stream: server-sent events
+                                    `token` {text} ..., `usage` {generated_tokens, first_token_s}, then
+                                    `answer` (the object)
     POST   /v1/chat/completions     OpenAI-compatible, model "docqa" (serving/chat.py)
     POST   /generate                admins: the bare model, {prompt, max_new_tokens?, temperature?} -> {text}
-    GET    /v1/documents            the documents
-    POST   /v1/documents            admins: multipart upload -> {job}, with the Admin page's checks
+    GET    /v1/collections          the collections the caller may read
+    GET    /v1/documents            the documents of those collections
+    POST   /v1/documents            admins: multipart upload (file, collection?) -> {job}, with the Admin page's
+                                    checks
+    PATCH  /v1/documents/{source}   admins: {collection} moves the document there
     DELETE /v1/documents/{source}   admins
     GET    /v1/jobs/{id}            admins: an ingestion job's state
 
@@ -21,7 +25,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
@@ -50,7 +54,15 @@ class AskRequest(BaseModel):
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
     top_k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: RAG_TOP_K).")
     sources: list[str] | None = Field(None, max_length=100, description="Search only these documents.")
+    collections: list[str] | None = Field(
+        None, max_length=100, description="Search only these collections (default: all the caller may read)."
+    )
     stream: bool = False
+
+
+class MoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    collection: str = Field(description="The collection to put the document in.")
 
 
 class GenerateRequest(BaseModel):
@@ -77,7 +89,8 @@ def make_api(service: Service) -> FastAPI:
     @app.post("/v1/ask")
     async def ask(body: AskRequest, caller: Reader, request: Request) -> Any:
         """With `Cache-Control: no-cache` the answer is generated anew (and then cached)."""
-        options = {"top_k": body.top_k, "sources": body.sources}
+        collections = service.collections_for(caller, body.collections)
+        options = {"top_k": body.top_k, "sources": body.sources, "collections": collections}
         history = [turn.model_dump() for turn in body.history]
         key = service.cache.key(body.question, history, options, await anyio.to_thread.run_sync(service.generation))
         fresh = "no-cache" in request.headers.get("cache-control", "")
@@ -115,20 +128,42 @@ def make_api(service: Service) -> FastAPI:
         text = await anyio.to_thread.run_sync(lambda: "".join(stream))
         return {"text": text, "new_tokens": stream.new_tokens, "model": service.pipeline.generator.name}
 
+    @app.get("/v1/collections")
+    def collections(caller: Reader) -> dict[str, Any]:
+        """The collections the caller may read."""
+        readable = set(service.collections_for(caller))
+        found = [c for c in service.collections.collections() if c.name in readable]
+        return {"collections": [{"name": c.name, "description": c.description} for c in found]}
+
     @app.get("/v1/documents")
     def documents(caller: Reader) -> dict[str, Any]:
-        return {"documents": [asdict(document) for document in service.documents.documents()]}
+        """The documents of the collections the caller may read."""
+        readable = service.documents_for({"collections": service.collections_for(caller)})
+        return {"documents": [asdict(document) for document in readable]}
 
     @app.post("/v1/documents", status_code=202)
-    async def upload(file: Annotated[UploadFile, File()], caller: Admin) -> dict[str, Any]:
+    async def upload(
+        file: Annotated[UploadFile, File()], caller: Admin, collection: Annotated[str | None, Form()] = None
+    ) -> dict[str, Any]:
+        if collection is not None and not service.collections.exists(collection):
+            raise api_error(404, f"No collection named {collection}.", "unknown_collection")
         data = await file.read()
         try:
             job = await anyio.to_thread.run_sync(
-                lambda: service.documents.upload(file.filename or "", data, caller.user)
+                lambda: service.documents.upload(file.filename or "", data, caller.user, collection)
             )
         except UploadError as err:
             raise api_error(422, str(err), "upload_refused") from err
         return {"job": job}
+
+    @app.patch("/v1/documents/{source:path}")
+    def move(source: str, body: MoveRequest, caller: Admin) -> dict[str, Any]:
+        """Put a document in another collection: who may read it changes at once."""
+        if not service.collections.exists(body.collection):
+            raise api_error(404, f"No collection named {body.collection}.", "unknown_collection")
+        if not service.documents.move(source, body.collection):
+            raise api_error(404, f"No document named {source}.", "not_found")
+        return {"moved": source, "collection": body.collection}
 
     @app.delete("/v1/documents/{source:path}")
     def delete(source: str, caller: Admin) -> dict[str, Any]:

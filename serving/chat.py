@@ -89,7 +89,8 @@ def add_chat_routes(app: FastAPI, service: Service, reader: Any) -> None:
         tokens = body.max_completion_tokens or body.max_tokens
         if tokens is not None and tokens > service.settings.serve_max_tokens:
             raise api_error(422, f"max_tokens is over {service.settings.serve_max_tokens}.", "too_long")
-        options = {"max_new_tokens": tokens, "temperature": body.temperature}
+        options = {"max_new_tokens": tokens, "temperature": body.temperature,
+                   "collections": service.collections_for(caller)}  # fmt: skip
         answer = await anyio.to_thread.run_sync(lambda: service.answer(question, history, **options))
         created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
         if not body.stream:

@@ -7,14 +7,15 @@ from typing import Any
 
 import anyio
 
-from accounts.keys import KeyStore
+from accounts.collections import CollectionError, Collections
+from accounts.keys import Caller, KeyStore
 from ingest.documents import DocumentService
 from ingest.jobs import JobQueue, Worker
 from rag.engine import EngineBusyError
 from rag.models import quiet_model_loading
 from rag.pipeline import QuestionError, RagPipeline
 from rag.settings import Settings
-from rag.types import Answer, Turn
+from rag.types import Answer, Document, Turn
 from serving.cache import AnswerCache
 from serving.errors import api_error, busy_error
 
@@ -27,6 +28,7 @@ class Service:
     jobs: JobQueue
     keys: KeyStore
     cache: AnswerCache
+    collections: Collections
     worker: Worker | None = None
 
     @classmethod
@@ -44,14 +46,15 @@ class Service:
         else:
             documents = DocumentService.from_settings(settings)
         keys = KeyStore(settings.app_db)
-        return cls(settings, pipeline, documents, jobs, keys, AnswerCache(settings.cache_ttl_s), running)
+        cache, collections = AnswerCache(settings.cache_ttl_s), Collections(settings.app_db)
+        return cls(settings, pipeline, documents, jobs, keys, cache, collections, running)
 
     def answer(self, question: str, history: list[dict[str, str]], **options: Any) -> Answer:
         """The pipeline's answer (`history`: earlier {question, answer} turns), or the HTTP error that says why
         there is none: an unknown document in `sources`, a question that cannot be asked, a full engine."""
         sources = options.get("sources")
         if sources:
-            unknown = sorted(set(sources) - {document.source for document in self.pipeline.store.documents()})
+            unknown = sorted(set(sources) - {document.source for document in self.documents_for(options)})
             if unknown:
                 raise api_error(
                     422, f"No document named {', '.join(unknown)}: see GET /v1/documents.", "unknown_source"
@@ -63,6 +66,20 @@ class Service:
             raise api_error(422, str(err), "invalid_question") from err
         except EngineBusyError as err:
             raise busy_error(err) from err
+
+    def collections_for(self, caller: Caller, requested: list[str] | None = None) -> list[str]:
+        """The collections this caller's question searches (404 for one it may not read, as for a missing one)."""
+        try:
+            return self.collections.allowed(caller.user, caller.role, requested)
+        except CollectionError as err:
+            raise api_error(404, f"{err}: see GET /v1/collections.", "unknown_collection") from err
+
+    def documents_for(self, options: dict[str, Any]) -> list[Document]:
+        """The documents of the collections in `options` (all when it names none)."""
+        collections = options.get("collections")
+        if collections is None:
+            return self.pipeline.store.documents()
+        return self.pipeline.readable_documents(collections)
 
     def generation(self) -> str:
         """The store's change marker (part of the cache key): any ingestion or delete changes it."""

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from accounts.collections import Collections
 from accounts.users import UserStore
 from ingest.documents import DocumentService
 from ingest.jobs import JobQueue, Worker
@@ -30,6 +31,11 @@ def users() -> UserStore:
     if s.admin_password is not None:
         store.ensure_admin(s.admin_password.get_secret_value())
     return store
+
+
+@st.cache_resource
+def collections() -> Collections:
+    return Collections(settings().app_db)
 
 
 @st.cache_resource
@@ -61,7 +67,8 @@ def api_server() -> str | None:
     from serving.cache import AnswerCache
     from serving.service import Service
 
-    service = Service(s, pipeline(), documents(), job_queue(), KeyStore(s.app_db), AnswerCache(s.cache_ttl_s))
+    keys, cache = KeyStore(s.app_db), AnswerCache(s.cache_ttl_s)
+    service = Service(s, pipeline(), documents(), job_queue(), keys, cache, collections())
     config = uvicorn.Config(make_api(service), host=s.api_host, port=s.api_port, log_level="warning")
     threading.Thread(target=uvicorn.Server(config).run, daemon=True, name="http-api").start()
     return f"http://{s.api_host}:{s.api_port}"

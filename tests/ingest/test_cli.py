@@ -33,7 +33,8 @@ def test_add_list_delete(tmp_path: Path, settings: Settings, handbook_pdf: Path)
     listed = json.loads(run_ingest(settings, "list", "--json").stdout)
     assert sorted(d["source"] for d in listed) == ["guides/setup.md", "handbook.pdf", "notes.txt"]
     for document in listed:
-        assert set(document) == {"source", "chunks", "pages", "sha256", "title", "organisation", "doc_type", "period"}
+        fields = {"source", "chunks", "pages", "sha256", "title", "organisation", "doc_type", "period", "collection"}
+        assert set(document) == fields
         assert document["chunks"] >= 1 and len(document["sha256"]) == 64
     assert {d["source"]: d["pages"] for d in listed}["handbook.pdf"] == 6
     assert {d["source"]: d["pages"] for d in listed}["notes.txt"] is None
