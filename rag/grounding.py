@@ -19,7 +19,7 @@ from rag.types import Claim, Grounding
 
 MIN_SIMILARITY = 0.6
 MIN_WORD_OVERLAP = 0.7
-_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _CITATION = re.compile(r"\[\d+\]")
@@ -36,7 +36,7 @@ def content_words(text: str) -> set[str]:
 
 def split_claims(answer: str) -> list[str]:
     cleaned = _CITATION.sub("", answer)
-    return [s.strip() for s in _SENTENCES.split(cleaned) if len(_WORD.findall(s)) >= 2]
+    return [s.strip() for s in SENTENCE_BREAK.split(cleaned) if len(_WORD.findall(s)) >= 2]
 
 
 def passage_sentences(passage: str) -> list[str]:
@@ -59,7 +59,8 @@ def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> Gro
         return None, []
     context = "\n".join(passages)
     lowered = context.lower()
-    context_sentences = [s for p in passages for s in passage_sentences(p)] or passages
+    pairs = [(n, s) for n, p in enumerate(passages) for s in passage_sentences(p)] or list(enumerate(passages))
+    context_sentences = [sentence for _, sentence in pairs]
     context_numbers = set(_NUMBER.findall(context))
     similarity = embedder.embed(claims) @ embedder.embed(context_sentences).T
     context_words = [{w.lower() for w in _WORD.findall(s)} for s in context_sentences]
@@ -68,8 +69,10 @@ def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> Gro
         missing_numbers = [n for n in _NUMBER.findall(claim) if n not in context_numbers]  # "1" is not in "128"
         missing_names = sorted(n for n in _names(claim) if n.lower() not in lowered)
         words = content_words(claim)
-        overlap = max((len(words & ws) / len(words) for ws in context_words), default=0.0) if words else 1.0
+        overlaps = np.array([len(words & ws) / len(words) if words else 1.0 for ws in context_words])
+        overlap = float(overlaps.max(initial=0.0))
         close = float(np.max(similarity[number])) >= MIN_SIMILARITY or overlap >= MIN_WORD_OVERLAP
+        best = pairs[int(np.argmax(np.maximum(similarity[number], overlaps)))][0]  # the passage that backs it most
         if missing_numbers:
             checked.append(Claim(claim, False, f"numbers not in the passages: {', '.join(missing_numbers)}"))
         elif missing_names:
@@ -77,5 +80,5 @@ def grounding_check(answer: str, passages: list[str], embedder: Embedder) -> Gro
         elif not close:
             checked.append(Claim(claim, False, "no passage sentence says this"))
         else:
-            checked.append(Claim(claim, True, "supported"))
+            checked.append(Claim(claim, True, "supported", best))
     return sum(c.supported for c in checked) / len(checked), checked

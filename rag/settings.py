@@ -167,6 +167,10 @@ class Settings(BaseSettings):
         "off", description="Keep questions and answers in app.db: off, redacted (personal data removed), full."
     )
     interaction_days: int = Field(30, ge=1, le=3650, description="Days kept interactions are kept.")
+    save_chats: bool = Field(True, description="Keep signed-in users' conversations (list, reopen, export).")
+    reader_downloads: bool = Field(
+        False, description="Readers may download the originals of documents they may read (admins always may)."
+    )
 
     judge_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the eval judge model.")
     judge_model: str | None = Field(None, description="Judge model name at that endpoint, or a local model.")
@@ -224,6 +228,11 @@ class Settings(BaseSettings):
     def originals_dir(self) -> Path:
         """Uploaded files as they were received (for download and re-ingestion)."""
         return self.data_dir / "originals"
+
+    @property
+    def previews_dir(self) -> Path:
+        """Rendered page previews (a cache: safe to delete)."""
+        return self.data_dir / "previews"
 
     @property
     def keyword_dir(self) -> Path:

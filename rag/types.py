@@ -107,6 +107,15 @@ class Claim:
     text: str
     supported: bool
     reason: str  # why not, or "supported"
+    passage: int | None = None  # the index of the passage that backs it best, when supported
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One sentence of an answer and the numbers (1-based) of the sources that back it (rag.cite)."""
+
+    sentence: str  # as in the answer, its markers removed
+    sources: list[int]
 
 
 Grounding = tuple[float | None, list[Claim]]  # (share of supported sentences, the sentences); (None, []) for none
@@ -188,13 +197,24 @@ class Answer:
             self._grounding = (None, []) if no_check else self._grounder(self.text, passages)  # type: ignore[misc]
         return self._grounding
 
+    @property
+    def citations(self) -> list["Citation"]:
+        """Which sources back each sentence of the finished answer (rag/cite.py); [] when it abstained."""
+        from rag.cite import cite
+
+        if self.abstained or self.refused:
+            return []
+        _, claims = self.grounding
+        return cite(self.text, claims, len(self.sources))
+
     def result(self) -> dict[str, Any]:
         """The JSON object of `python -m rag ask --json` (contract in DESIGN.md)."""
         for _ in self.stream():
             pass
         sources = [asdict(s) for s in self.sources]
+        citations = [asdict(c) for c in self.citations]
         return {"answer": self.text, "abstained": self.abstained, "refused": self.refused, "sources": sources,
-                "mode": self.mode, "guard": self.guard}  # fmt: skip
+                "mode": self.mode, "guard": self.guard, "citations": citations}  # fmt: skip
 
     def turn(self) -> Turn:
         """This exchange, for the history of the next question."""

@@ -64,7 +64,8 @@ def _completion(answer: dict[str, Any], created: int, ident: str) -> dict[str, A
         "id": ident, "object": "chat.completion", "created": created, "model": MODEL,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
         "sources": answer["sources"], "abstained": answer["abstained"], "mode": answer["mode"],
-        "refused": answer["refused"], "guard": answer["guard"], "cached": answer.get("cached", False),
+        "refused": answer["refused"], "guard": answer["guard"], "citations": answer.get("citations", []),
+        "cached": answer.get("cached", False),
     }  # fmt: skip
 
 

@@ -4,8 +4,10 @@ import streamlit as st
 
 from ingest.uploads import UploadError
 from rag.adapter import AdapterError, adapter_summary
+from rag.types import DEFAULT_COLLECTION
 from ui import resources
 from ui.auth import current_user, refresh_session
+from ui.collections import collections_section, move_control
 from ui.safety import guardrails_section
 from ui.text import plain
 
@@ -25,9 +27,12 @@ def upload_section() -> None:
             accept_multiple_files=True,
             max_upload_size=limit,
         )
+        names = [c.name for c in resources.collections().collections()]
+        collection = st.selectbox("Into collection", names, index=names.index(DEFAULT_COLLECTION))
         submitted = st.form_submit_button("Ingest")
     if submitted and files:
-        st.session_state.upload_outcomes = [submit_one(file.name, file.getvalue()) for file in files]
+        outcomes = [submit_one(file.name, file.getvalue(), collection) for file in files]
+        st.session_state.upload_outcomes = outcomes
     for ok, message in st.session_state.get("upload_outcomes", []):  # kept until the next upload
         (st.success if ok else st.error)(plain(message))
 
@@ -37,9 +42,9 @@ def user_name() -> str | None:
     return user.name if user else None
 
 
-def submit_one(name: str, data: bytes) -> tuple[bool, str]:
+def submit_one(name: str, data: bytes, collection: str | None = None) -> tuple[bool, str]:
     try:
-        job = resources.documents().upload(name, data, user_name())
+        job = resources.documents().upload(name, data, user_name(), collection)
     except UploadError as err:
         return False, str(err)
     return True, f"{name}: queued as job {job}"
@@ -86,7 +91,8 @@ def documents_section() -> None:
         st.caption("The knowledge base is empty.")
         return
     rows = [
-        {"name": d.source, "type": d.kind or "", "about": d.about, "pages": d.pages, "chunks": d.chunks,
+        {"name": d.source, "collection": d.collection, "type": d.kind or "", "about": d.about, "pages": d.pages,
+         "chunks": d.chunks,
          "size (KB)": round(d.size / 1024, 1), "sha256": d.sha256[:12], "ingested at": d.ingested_at,
          "by": d.ingested_by or "command line"}
         for d in documents
@@ -107,6 +113,7 @@ def documents_section() -> None:
         download.download_button("Download original", original.read_bytes(), file_name=document.source)
     else:
         download.caption("Ingested from the command line: no stored original.")
+    move_control(document.source, document.collection)
 
 
 def render() -> None:
@@ -118,6 +125,7 @@ def render() -> None:
     upload_section()
     jobs_section()
     documents_section()
+    collections_section()
     guardrails_section()
     models_section()
 

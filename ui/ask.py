@@ -1,18 +1,23 @@
 """The Ask page: chat with the documents, answers streamed, each followed by its sources."""
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from rag.adapter import AdapterError
+from rag.cite import with_markers
 from rag.engine import EngineBusyError
 from rag.models import ModelNotFoundError
 from rag.pipeline import QuestionError, RagPipeline
 from rag.store import StoreMismatchError
-from rag.types import Claim, Source
+from rag.types import Claim
 from ui import resources
+from ui.auth import current_user
+from ui.chats import chats_sidebar, save_turn
+from ui.sources import show_citations, show_sources
 from ui.text import plain
 
 EMPTY_STORE_HELP = (
@@ -21,24 +26,14 @@ EMPTY_STORE_HELP = (
 )
 
 
-def show_sources(sources: list[Source], searched_for: str | None = None, scope: list[str] | None = None) -> None:
-    """The passages the answer was given, the standalone query when a follow-up was rewritten, and what the
-    search was limited to when the question named documents (rag/scope.py)."""
-    if not sources and not searched_for and not scope:
-        return
-    with st.expander(f"Sources ({len(sources)})"):
-        if searched_for:
-            st.caption(f"Searched for: {plain(searched_for)}")  # a rewrite by the model is untrusted too
-        if scope:
-            st.caption(f"Searched only: {plain(', '.join(scope))}")
-        for number, source in enumerate(sources, start=1):
-            where = source.source if source.page is None else f"{source.source}, page {source.page}"
-            st.markdown(f"**\\[{number}\\] {plain(where)}** · relevance {source.score:.2f}")
-            st.text(source.text)
+def readable_collections() -> list[str]:
+    user = current_user()
+    return resources.collections().readable(user.name if user else None, user.role if user else "reader")
 
 
 def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
     settings = pipeline.settings
+    readable = readable_collections()
     with st.sidebar:
         st.header("Answer settings")
         options = {
@@ -46,7 +41,12 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
             "temperature": st.slider("Temperature (0 = greedy)", 0.0, 1.5, settings.temperature, 0.05),
             "max_new_tokens": st.slider("Max answer tokens", 16, 1024, settings.max_new_tokens, 16),
         }
-        catalog = pipeline.store.documents()
+        collections = readable
+        if len(readable) > 1:
+            picked = st.multiselect("Collections", readable, placeholder="All you may read", key="collections")
+            collections = picked or readable
+        options["collections"] = collections
+        catalog = pipeline.readable_documents(collections)
         chosen = st.multiselect(
             "Ask about",
             [d.source for d in catalog],
@@ -59,7 +59,7 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
         model = Path(pipeline.generator.name).name
         mode = settings.retrieval_mode
         st.caption(f"{documents} document{'s' * (documents != 1)} · model `{model}` · {mode} retrieval")
-        if st.button("Clear conversation"):
+        if current_user() is None and st.button("Clear conversation"):
             st.session_state.messages = []
     return options
 
@@ -103,11 +103,12 @@ def how_made(message: dict[str, Any]) -> None:
 
 
 def show_history() -> None:
-    for message in st.session_state.messages:
+    for position, message in enumerate(st.session_state.messages):
         with st.chat_message(message["role"]):
-            st.text(message["content"])
+            st.text(message.get("cited") or message["content"])
             how_made(message)
             show_grounding(message.get("claims", []))
+            show_citations(message, f"turn-{position}")
             show_sources(message.get("sources", []), message.get("searched_for"), message.get("scope"))
 
 
@@ -129,13 +130,17 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
         st.session_state.messages.append(entry)  # in the chat from the first piece on, whatever happens next
         box = stream_text(answer.stream(), entry)
         _, claims = answer.grounding
+        citations = answer.citations
+        cited = with_markers(answer.text, citations) if any(c.sources for c in citations) else None
         entry |= {"content": answer.text, "stopped": False, "claims": claims, "turn": answer.turn(),
-                  "mode": answer.mode, "replaced": answer.generated_text is not None,
-                  "refused": answer.refused}  # fmt: skip
-        box.text(answer.text)  # the final text: quoted evidence in place of an unbacked answer, if it came to that
+                  "mode": answer.mode, "replaced": answer.generated_text is not None, "refused": answer.refused,
+                  "citations": [asdict(c) for c in citations], "cited": cited}  # fmt: skip
+        box.text(cited or answer.text)  # the final text, markers after the sentences their sources back
         how_made(entry)
         show_grounding(claims)
+        show_citations(entry, f"turn-{len(st.session_state.messages) - 1}")
         show_sources(answer.sources, searched_for, answer.scope)
+        save_turn(question, entry)
 
 
 def render() -> None:
@@ -146,8 +151,9 @@ def render() -> None:
         st.error(str(err))
         st.stop()
     st.session_state.setdefault("messages", [])
+    chats_sidebar()
     options = sidebar_options(pipeline)
-    empty = pipeline.store.is_empty()
+    empty = not pipeline.readable_documents(options["collections"])
     if empty:
         st.info(EMPTY_STORE_HELP)
     show_history()

@@ -25,7 +25,7 @@ def client_address(settings: Settings) -> str:
 
 
 def sign_out(reason: str | None = None) -> None:
-    for key in ("user", "messages", "last_seen"):
+    for key in ("user", "messages", "last_seen", "chat_id"):
         st.session_state.pop(key, None)
     if reason:
         st.session_state.signed_out_reason = reason

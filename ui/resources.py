@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from accounts.chats import ChatStore
 from accounts.collections import Collections
 from accounts.users import UserStore
 from ingest.documents import DocumentService
@@ -31,6 +32,11 @@ def users() -> UserStore:
     if s.admin_password is not None:
         store.ensure_admin(s.admin_password.get_secret_value())
     return store
+
+
+@st.cache_resource
+def chats() -> ChatStore:
+    return ChatStore(settings().app_db)
 
 
 @st.cache_resource

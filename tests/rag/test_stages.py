@@ -53,7 +53,7 @@ def test_a_question_is_answered_from_its_passage_with_the_sources_and_the_ground
 def test_nothing_relevant_abstains_without_the_model(parts: Components) -> None:
     result = RagPipeline(parts).answer("Who won the 2018 FIFA World Cup?").result()
     assert result == {"answer": ABSTAIN_ANSWER, "abstained": True, "refused": False, "sources": [], "mode": "generated",
-                      "guard": []}  # fmt: skip
+                      "guard": [], "citations": []}  # fmt: skip
     assert generator_of(parts).streamed == [] and generator_of(parts).read == []
 
 
@@ -112,13 +112,14 @@ def test_without_a_head_the_reply_neither_resumes_nor_avoids_anything(parts: Com
     assert streamed["resume"] is None and streamed["avoid_opening"] is None
 
 
-def test_the_grounding_check_runs_once_and_only_when_asked_for(parts: Components) -> None:
+def test_the_grounding_check_runs_once_for_the_citations_and_the_badge(parts: Components) -> None:
     calls: list[str] = []
     real = parts.grounder
     parts.__dict__["grounder"] = lambda text, passages: calls.append(text) or real(text, passages)
     answer = RagPipeline(parts).answer("When does the staff cafeteria close?")
+    list(answer.stream())
+    assert calls == []  # not while streaming
     answer.result()
-    assert calls == []
     assert answer.grounding == answer.grounding and calls == ["It costs 40 euros [1]."]
 
 

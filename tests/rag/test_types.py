@@ -16,6 +16,7 @@ def test_the_json_of_rag_ask_has_exactly_the_contract_fields() -> None:
         "sources": [{"source": "a.pdf", "page": 3, "score": 0.6123, "text": "Forty euros."}],
         "mode": "generated",
         "guard": [],
+        "citations": [{"sentence": "It costs 40 euros.", "sources": []}],  # no grounding check: nothing backed
     }
 
 
