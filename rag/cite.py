@@ -1,9 +1,9 @@
 """Inline citations: which numbered sources back each sentence of an answer.
 
-The prompt asks the model to cite passages by number ([1], [2]); a small model often does not, or cites
-wrongly. So each sentence the grounding check backs (rag/grounding.py) is cited with the model's own markers
-when it gave valid ones, else with the passage that backs it best; a sentence the check does not back carries
-no citation, whatever the model wrote after it.
+The prompt asks the model to cite passages by number ([1], [2]); a small model often does not, or cites a
+passage that does not say what the sentence says. So the markers shown are not the model's: each sentence the
+grounding check backs (rag/grounding.py) is cited with the passage that backs it best, and a sentence the check
+does not back carries no citation, whatever the model wrote after it.
 """
 
 import re
@@ -41,14 +41,13 @@ def cite(text: str, claims: list[Claim], count: int) -> list[Citation]:
     """A citation per sentence of `text`, given the grounding check's claims and how many sources there are."""
     backing = {claim.text: claim for claim in claims}
     citations = []
-    for sentence, markers in sentences_with_markers(text):
+    for sentence, _ in sentences_with_markers(text):
         claim = backing.get(sentence)
         if claim is None or not claim.supported:
             citations.append(Citation(tidy(sentence), []))
             continue
-        valid = sorted({n for n in markers if 1 <= n <= count})
-        best = [claim.passage + 1] if claim.passage is not None else []
-        citations.append(Citation(tidy(sentence), valid or best))
+        best = [claim.passage + 1] if claim.passage is not None and claim.passage < count else []
+        citations.append(Citation(tidy(sentence), best))
     return citations
 
 

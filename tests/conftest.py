@@ -98,10 +98,12 @@ def handbook_settings(
 ) -> Settings:
     """A data dir holding the ingested handbook, shared read-only by retrieval, pipeline and app tests."""
     from ingest.index import Indexer
+    from ingest.originals import keep_original
 
     settings = make_settings(tmp_path_factory.mktemp("handbook") / "data", models_dir)
     indexer = Indexer(open_store(settings), embedder, settings.chunk_size, settings.chunk_overlap)
     indexer.ingest(handbook_pdf, handbook_pdf.name)
+    keep_original(settings.originals_dir, handbook_pdf.name, handbook_pdf, indexer.store.document(handbook_pdf.name))
     return settings
 
 

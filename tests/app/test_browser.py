@@ -1,6 +1,7 @@
 """One real browser (Debian's chromium, driven by Playwright) against the app as `make run` starts it."""
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -11,8 +12,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
+
+from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
@@ -85,9 +90,42 @@ def test_ask_in_a_real_browser_and_see_answer_and_source(app_url: str) -> None:
         answer = page.locator('[data-testid="stChatMessage"]').nth(1)
         expect(answer).to_contain_text("40")
         sources.click()
-        expect(page.get_by_text("handbook.pdf, page 3")).to_be_visible()
+        expect(page.get_by_text("handbook.pdf, page 3").last).to_be_visible()  # first: the citation's button
         expect(page.get_by_text("A monthly parking permit costs 40 euros", exact=False).first).to_be_visible()
         browser.close()
+
+
+def amber_share(picture: "Image.Image", box: list[float]) -> float:
+    pixels = np.asarray(picture.convert("RGB"), dtype=int)[int(box[1]) : int(box[3]), int(box[0]) : int(box[2])]
+    return float(((pixels[..., 0] > 200) & (pixels[..., 1] > 190) & (pixels[..., 2] < 190)).mean())
+
+
+@pytest.mark.browser
+def test_the_citation_opens_the_page_with_the_passage_highlighted(
+    app_url: str, handbook_settings: Settings, tmp_path: Path
+) -> None:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(app_url)
+        box = page.locator('[data-testid="stChatInput"] textarea')
+        box.wait_for(timeout=180_000)
+        box.fill("How much does a monthly parking permit cost?")
+        box.press("Enter")
+        page.get_by_text("Sources (").wait_for(timeout=180_000)
+        page.get_by_role("button", name="[1] handbook.pdf, page 3").click()
+        image = page.locator('[data-testid="stPopoverBody"] img').first
+        expect(image).to_be_visible(timeout=30_000)
+        natural, shown = image.evaluate("i => [i.naturalWidth, i.clientWidth]")
+        image.screenshot(path=str(tmp_path / "shown.png"))
+        browser.close()
+    boxes = json.loads(next(handbook_settings.previews_dir.glob("*.json")).read_text())
+    scale = shown / natural
+    with Image.open(tmp_path / "shown.png") as picture:
+        inside = [amber_share(picture, [v * scale for v in b]) for b in boxes]
+        footer = amber_share(picture, [0, picture.height * 0.92, picture.width, picture.height])  # "Page 3 of 6"
+    assert min(inside) > 0.4 and footer < 0.01, (inside, footer)
 
 
 SLOW_CHAT = """
