@@ -173,12 +173,14 @@ def users_role(
 
 @users.command("remove")
 def users_remove(name: Annotated[str, typer.Argument()]) -> None:
-    """Delete a user."""
+    """Delete a user, with the groups it was in and its saved chats."""
+    from accounts.chats import ChatStore
     from accounts.collections import Collections
 
     store = _user_store()
     _run(lambda: store.remove(name))
     Collections(Settings().app_db).forget_user(name)
+    ChatStore(Settings().app_db).delete_all(name)  # a new user of that name must not find them
     typer.echo(f"Removed '{name}'")
 
 
