@@ -11,6 +11,7 @@
     GET    /v1/documents            the documents of those collections
     POST   /v1/documents            admins: multipart upload (file, collection?) -> {job}, with the Admin page's
                                     checks
+    GET    /v1/documents/{source}/original   the file as uploaded (admins; readers with RAG_READER_DOWNLOADS)
     PATCH  /v1/documents/{source}   admins: {collection} moves the document there
     DELETE /v1/documents/{source}   admins
     GET    /v1/jobs/{id}            admins: an ingestion job's state
@@ -26,7 +27,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
@@ -155,6 +156,20 @@ def make_api(service: Service) -> FastAPI:
         except UploadError as err:
             raise api_error(422, str(err), "upload_refused") from err
         return {"job": job}
+
+    @app.get("/v1/documents/{source:path}/original")
+    def original(source: str, caller: Reader) -> FileResponse:
+        """The file as uploaded, for admins and (with RAG_READER_DOWNLOADS) readers of its collection; a PDF opens
+        inline, so a link may add `#page=N`."""
+        readable = {d.source: d for d in service.documents_for({"collections": service.collections_for(caller)})}
+        document = readable.get(source)
+        path = service.documents.original(document) if document is not None else None
+        if document is None or path is None:
+            raise api_error(404, f"No original of a document named {source}.", "not_found")
+        if caller.role != "admin" and not s.reader_downloads:
+            raise api_error(403, "Readers may not download originals here (RAG_READER_DOWNLOADS).", "forbidden")
+        kind = "application/pdf" if document.kind == "pdf" else "application/octet-stream"
+        return FileResponse(path, media_type=kind, filename=path.name, content_disposition_type="inline")
 
     @app.patch("/v1/documents/{source:path}")
     def move(source: str, body: MoveRequest, caller: Admin) -> dict[str, Any]:

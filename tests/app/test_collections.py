@@ -112,6 +112,11 @@ def test_the_api_never_gives_a_reader_another_collections_passages(api: tuple[Te
         "/v1/ask", json={"question": LEGAL_QUESTION, "collections": ["nope"]}, headers=headers["alice"]
     )
     assert asked.status_code == missing.status_code == 404 and not leaks(asked.text)
+    hidden = client.get("/v1/documents/legal.md/original", headers=headers["alice"])
+    missing = client.get("/v1/documents/nothing.md/original", headers=headers["alice"])
+    assert hidden.status_code == missing.status_code == 404 and not leaks(hidden.text.replace("legal.md", ""))
+    assert client.get("/v1/documents/finance.md/original", headers=headers["alice"]).status_code == 403
+    assert client.get("/v1/documents/legal.md/original", headers=headers["root"]).text == LEGAL
     named = client.post("/v1/ask", json={"question": LEGAL_QUESTION, "sources": ["legal.md"]}, headers=headers["alice"])
     assert named.status_code == 422 and "No document named legal.md" in named.text  # as for a missing one
 
