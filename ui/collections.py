@@ -22,8 +22,8 @@ def collections_section() -> None:
                "admins only", "description": c.description} for c in found])  # fmt: skip
     groups = collections.groups()
     with st.form("new-collection", clear_on_submit=True):
-        name = st.text_input("New collection", placeholder="e.g. finance")
-        description = st.text_input("Description", placeholder="What it holds")
+        name = st.text_input("New collection", placeholder="e.g. finance", key="new-collection-name")
+        description = st.text_input("Description", placeholder="What it holds", key="new-collection-description")
         readers = st.multiselect("Readable by", [EVERYONE, *groups], key="new-collection-groups")
         if st.form_submit_button("Create collection") and name.strip():
             _act(lambda: _create(name.strip(), description, readers), f"Created collection {name.strip()}")
@@ -57,7 +57,7 @@ def _members_form(groups: dict[str, list[str]]) -> None:
     for group, people in groups.items():
         st.caption(f"**{plain(group)}**: {plain(', '.join(people)) or 'no members'}")
     with st.form("groups", clear_on_submit=True):
-        group = st.text_input("Group", placeholder="e.g. finance-team")
+        group = st.text_input("Group", placeholder="e.g. finance-team", key="group-name")
         user = st.selectbox("User", [u.name for u in resources.users().users()], index=None, key="member-user")
         create, join, leave = st.columns(3)
         if create.form_submit_button("Create group") and group.strip():
