@@ -76,6 +76,7 @@ def show_grounding(claims: list[Claim]) -> None:
             st.markdown(f":red-background[{plain(claim.text)}] · {plain(claim.reason)}")
 
 
+NOTHING_READABLE = "**No documents you may read yet.** An admin decides which collections each group reads."
 STOPPED = "(stopped: another question was asked before this answer was finished)"
 QUOTED = "Quoted from the documents."
 REFUSED = "Refused: the question falls under the guardrails' policy (see README, Safety)."
@@ -154,8 +155,10 @@ def render() -> None:
     chats_sidebar()
     options = sidebar_options(pipeline)
     empty = not pipeline.readable_documents(options["collections"])
-    if empty:
+    if pipeline.store.is_empty():
         st.info(EMPTY_STORE_HELP)
+    elif empty:
+        st.info(NOTHING_READABLE)
     show_history()
     limit = pipeline.settings.max_question_chars
     question = st.chat_input("Ask a question about your documents", disabled=empty, max_chars=limit)
