@@ -10,6 +10,7 @@ from accounts.chats import ChatError, ChatStore
 from rag.types import Claim, Source, Turn
 from ui import resources
 from ui.auth import current_user
+from ui.text import plain
 
 
 def saving() -> tuple[ChatStore, str] | None:
@@ -83,8 +84,8 @@ def chats_sidebar() -> None:
         st.button("New chat", icon=":material/add:", on_click=open_chat, args=(None,), key="new-chat")
         for chat in saved[:30]:
             icon = ":material/chat_bubble:" if chat.id == current else ":material/chat_bubble_outline:"
-            st.button(chat.title, key=f"chat-{chat.id}", icon=icon, on_click=open_chat, args=(chat.id,),
-                      use_container_width=True)  # fmt: skip
+            st.button(plain(chat.title), key=f"chat-{chat.id}", icon=icon, on_click=open_chat, args=(chat.id,),
+                      width="stretch")  # fmt: skip
         if current is not None:
             chat_actions(chats, owner, current)
 

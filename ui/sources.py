@@ -59,8 +59,9 @@ def show_citations(message: dict[str, Any], key: str) -> None:
     columns = st.columns(min(len(cited), 3))
     for slot, number in enumerate(cited):
         source = sources[number - 1]
-        label = f"[{number}] {where(source)}" if source.source in readable else f"[{number}] {GONE}"
-        with columns[slot % len(columns)].popover(label, use_container_width=True):
+        shown = plain(where(source)) if source.source in readable else plain(GONE)
+        label = f"\\[{number}\\] {shown}"  # a popover's label is Markdown: a file name must not become a link
+        with columns[slot % len(columns)].popover(label, width="stretch"):
             document = readable.get(source.source)
             if document is None:
                 st.caption("This passage is in a collection you may no longer read.")

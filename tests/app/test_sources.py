@@ -20,7 +20,7 @@ def test_a_cited_pdf_passage_opens_its_page_highlighted(
     assistant = app.chat_message[1]
     assert assistant.text[0].value.endswith("[1]")  # the marker after the sentence its source backs
     popover = assistant.get("popover")[0]
-    assert popover.proto.popover.label == "[1] handbook.pdf, page 3"
+    assert popover.proto.popover.label == "\\[1\\] handbook\\.pdf, page 3"  # escaped: file names are not Markdown
     assert popover.image[0].proto.imgs[0].caption == "handbook\\.pdf, page 3: the passage highlighted"
     rendered = list(handbook_settings.previews_dir.glob("*.png"))
     assert len(rendered) == 1
