@@ -90,9 +90,12 @@ def test_beir_benchmark_reports_every_number_per_mode(tmp_path: Path, settings: 
 
 def test_synthetic_scale_check_reports_latency(settings: Settings, tmp_path: Path) -> None:
     work = tmp_path / "scale"
-    (report,) = run_cli(settings, "--synthetic-chunks", "400", "--mode", "hybrid", "--work-dir", str(work))
-    assert report["chunks"] == 400 and report["mode"] == "hybrid"
-    assert 0 < report["query_p50_ms"] <= report["query_p95_ms"]
+    everything, one = run_cli(settings, "--synthetic-chunks", "400", "--mode", "hybrid", "--work-dir", str(work))
+    assert (everything["collections"], one["collections"]) == ("all", "one of two")
+    for report in (everything, one):
+        assert report["chunks"] == 400 and report["mode"] == "hybrid"
+        assert 0 < report["query_p50_ms"] <= report["query_p95_ms"]
+    assert one["hits_outside_the_collection"] == 0
     assert (work / "keyword").is_dir()
 
 
