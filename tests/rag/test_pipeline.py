@@ -69,7 +69,7 @@ def test_out_of_corpus_questions_abstain_without_calling_the_model(pipeline: Rag
     for question in OUT_OF_CORPUS:
         result = pipeline.answer(question).result()
         assert result == {"answer": ABSTAIN_ANSWER, "abstained": True, "refused": False, "sources": [],
-                          "mode": "generated", "guard": []}  # fmt: skip
+                          "mode": "generated", "guard": [], "citations": []}  # fmt: skip
     assert pipeline.generator.calls == 0  # type: ignore[attr-defined]
 
 

@@ -25,7 +25,7 @@ from tests.helpers import HANDBOOK_FACTS, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = {"answer": str, "abstained": bool, "refused": bool, "sources": list, "mode": str, "cached": bool,
-            "guard": list}  # fmt: skip
+            "guard": list, "citations": list}  # fmt: skip
 SOURCE_FIELDS = {"source", "page", "score", "text"}
 ENV = {
     "RAG_MAX_NEW_TOKENS": "32", "RAG_RATE_LIMIT": "100/minute", "RAG_API_MAX_BODY_KB": "64",
