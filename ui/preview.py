@@ -144,6 +144,27 @@ def section_preview(chunks: list[Chunk], passage: str) -> SectionPreview | None:
         return None
     section = [c for c in chunks if c.heading == found.heading]
     at = section.index(found)
-    before = "\n\n".join(c.text for c in section[max(0, at - 1) : at])
-    after = "\n\n".join(c.text for c in section[at + 1 : at + 2])
-    return SectionPreview(found.heading, before, found.text, after)
+    before = section[at - 1].text if at > 0 else ""
+    after = section[at + 1].text if at + 1 < len(section) else ""
+    return SectionPreview(found.heading, unwrap(without_overlap(before, found.text)), unwrap(found.text),
+                          unwrap(without_overlap(after, found.text, tail=True)))  # fmt: skip
+
+
+MIN_OVERLAP = 12  # characters: shorter shared ends are chance ("the ", ". ")
+
+
+def without_overlap(neighbour: str, passage: str, tail: bool = False) -> str:
+    """The neighbouring passage without the text it shares with the cited one (chunks overlap by a sentence or
+    two): `neighbour` less its end that the passage begins with, or (`tail`) less its start that the passage
+    ends with."""
+    for size in range(min(len(neighbour), len(passage)), MIN_OVERLAP - 1, -1):
+        if tail and neighbour.startswith(passage[-size:]):
+            return neighbour[size:]
+        if not tail and neighbour.endswith(passage[:size]):
+            return neighbour[:-size]
+    return neighbour
+
+
+def unwrap(text: str) -> str:
+    """Lines wrapped inside a paragraph (Markdown at a fixed width) joined; blank lines kept."""
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", text).strip()

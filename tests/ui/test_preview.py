@@ -93,3 +93,14 @@ def test_a_passage_without_pages_is_shown_inside_its_section() -> None:
         "Step three.",
     )
     assert section_preview(chunks, "A passage of an older version.") is None
+
+
+def test_a_sections_neighbours_leave_out_what_they_share_with_the_passage_and_lines_are_unwrapped() -> None:
+    first = "Choose files and press\nIngest. Each file is checked first: its type is recognised from its content."
+    cited = "Each file is checked first: its type is recognised from its content. Accepted files are queued."
+    last = "Accepted files are queued. The job list shows each one.\n\nA new paragraph."
+    chunks = [Chunk(text, "a.md", i, heading="Uploads") for i, text in enumerate((first, cited, last))]
+    found = section_preview(chunks, cited)
+    assert found is not None
+    assert found.before == "Choose files and press Ingest."
+    assert found.after == "The job list shows each one.\n\nA new paragraph."
