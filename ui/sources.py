@@ -75,7 +75,8 @@ def preview(source: Source, document: Document, key: str) -> None:
     if document.kind == "pdf" and source.page is not None and original is not None:
         region = settings.pii_region if settings.pii != "off" else None
         page = render_page(original, source.page, source.text, settings.previews_dir, region)
-        st.image(str(page.image), caption=f"{plain(document.source)}, page {page.page}: the passage highlighted")
+        found = "the passage highlighted" if page.boxes else "the passage's words were not found in the page's text"
+        st.image(str(page.image), caption=f"{plain(document.source)}, page {page.page}: {found}")
     else:
         _section(source, document)
     user = current_user()
