@@ -170,7 +170,7 @@ def test_a_question_asked_while_an_answer_streams_keeps_that_answer_marked_as_st
         box = page.locator('[data-testid="stChatInput"] textarea')
         box.fill("first, slow")
         box.press("Enter")
-        expect(page.get_by_text("Partial answer to first, slow:", exact=False)).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Partial answer to first, slow: more", exact=False)).to_be_visible(timeout=60_000)
         box.fill("second")
         box.press("Enter")
         messages = page.locator('[data-testid="stChatMessage"]')
