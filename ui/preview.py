@@ -32,6 +32,10 @@ _WORD = re.compile(r"\w+")
 Box = tuple[int, int, int, int]  # left, top, right, bottom in image pixels
 
 
+class PreviewError(ValueError):
+    """The page cannot be rendered; the message says why."""
+
+
 @dataclass(frozen=True)
 class PagePreview:
     image: Path  # a PNG in the cache
@@ -94,7 +98,13 @@ def render_page(pdf: Path, page: int, passage: str, cache: Path, pii_region: str
     if image.is_file() and boxes_file.is_file():
         boxes = [tuple(box) for box in json.loads(boxes_file.read_text(encoding="utf-8"))]
         return PagePreview(image, boxes, page)  # type: ignore[arg-type]
-    document = pdfium.PdfDocument(str(pdf))
+    try:
+        document = pdfium.PdfDocument(str(pdf))
+    except pdfium.PdfiumError as err:
+        raise PreviewError(f"the original cannot be read as a PDF ({err})") from err
+    if not 1 <= page <= (pages := len(document)):
+        document.close()
+        raise PreviewError(f"the original has {pages} pages, not {page} (it changed since this answer)")
     try:
         pdf_page = document[page - 1]
         textpage = pdf_page.get_textpage()

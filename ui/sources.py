@@ -13,7 +13,7 @@ from rag.safety.pii import redact
 from rag.types import Document, Source
 from ui import resources
 from ui.auth import current_user
-from ui.preview import render_page, section_preview
+from ui.preview import PreviewError, render_page, section_preview
 from ui.text import plain
 
 GONE = "(a document you can no longer read)"
@@ -74,15 +74,22 @@ def preview(source: Source, document: Document, key: str) -> None:
     original = resources.documents().original(document)
     if document.kind == "pdf" and source.page is not None and original is not None:
         region = settings.pii_region if settings.pii != "off" else None
-        page = render_page(original, source.page, source.text, settings.previews_dir, region)
-        found = "the passage highlighted" if page.boxes else "the passage's words were not found in the page's text"
-        st.image(str(page.image), caption=f"{plain(document.source)}, page {page.page}: {found}")
+        try:
+            page = render_page(original, source.page, source.text, settings.previews_dir, region)
+        except PreviewError as err:
+            st.caption(f"No page preview: {err}. The passage as it was given:")
+            st.text(source.text)
+        else:
+            found = "the passage highlighted" if page.boxes else "the passage's words were not in the page's text"
+            st.image(str(page.image), caption=f"{plain(document.source)}, page {page.page}: {found}")
     else:
         _section(source, document)
     user = current_user()
     if original is not None and user is not None and (user.role == "admin" or settings.reader_downloads):
         label = "Download the original" + (f" (the passage is on page {source.page})" if source.page else "")
-        st.download_button(label, original.read_bytes(), file_name=document.source, key=f"download-{key}")
+        st.download_button(
+            label, original.read_bytes, file_name=document.source, key=f"download-{key}"
+        )  # read on click
 
 
 def _section(source: Source, document: Document) -> None:

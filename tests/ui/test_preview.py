@@ -4,12 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pypdfium2 as pdfium
+import pytest
 from fpdf import FPDF
 from PIL import Image
 
 from rag.types import Chunk
 from tests.helpers import HANDBOOK_SECTIONS, write_handbook_pdf
-from ui.preview import SCALE, render_page, section_preview
+from ui.preview import SCALE, PreviewError, render_page, section_preview
 
 VACATION = HANDBOOK_SECTIONS[2][1]  # "Every new employee receives 28 days of paid vacation ..." on page 4
 
@@ -104,3 +105,13 @@ def test_a_sections_neighbours_leave_out_what_they_share_with_the_passage_and_li
     assert found is not None
     assert found.before == "Choose files and press Ingest."
     assert found.after == "The job list shows each one.\n\nA new paragraph."
+
+
+def test_a_page_that_is_not_there_or_a_broken_file_says_why(tmp_path: Path) -> None:
+    pdf = write_handbook_pdf(tmp_path / "handbook.pdf")
+    with pytest.raises(PreviewError, match="has 6 pages, not 9"):
+        render_page(pdf, 9, VACATION, tmp_path / "cache")
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(PreviewError, match="cannot be read as a PDF"):
+        render_page(broken, 1, VACATION, tmp_path / "cache")
