@@ -82,7 +82,7 @@ def delete(name: Name) -> None:
     """Delete an empty collection."""
     from rag.store import open_store
 
-    held = len(open_store(Settings()).sources_in([name]))
+    held = len(open_store(Settings()).documents_in([name]))
     _run(lambda: _collections().delete(name, held), f"Deleted collection '{name}'")
 
 

@@ -111,7 +111,7 @@ class OneCollection:
         self.outside = 0  # hits from documents of the other collection (must stay 0)
 
     def retrieve(self, question: str, k: int) -> list[Hit]:
-        sources = self.store.sources_in([self.collection])
+        sources = [document.source for document in self.store.documents_in([self.collection])]
         hits = self.retriever.retrieve(question, k, sources)
         allowed = set(sources)
         self.outside += sum(hit.chunk.source not in allowed for hit in hits)

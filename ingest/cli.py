@@ -83,7 +83,7 @@ def add(
         typer.echo(f"error: no collection named '{collection}' (create it: python -m rag collections create)", err=True)
         raise typer.Exit(1)
     batch = collect(paths)
-    paths_of = dict((source, path) for path, source in batch.files)
+    paths_of = {source: path for path, source in batch.files}
     quiet_model_loading()
     indexer = Indexer.from_settings(settings)
     if if_empty and not indexer.store.is_empty():

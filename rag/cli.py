@@ -49,7 +49,7 @@ def ask(
     try:
         collections = _collections_for(settings, user, collection)
         pipeline = RagPipeline.from_settings(settings)
-        searchable = pipeline.store.documents() if collections is None else pipeline.readable_documents(collections)
+        searchable = pipeline.store.documents() if collections is None else pipeline.store.documents_in(collections)
         unknown = sorted(set(source or []) - {d.source for d in searchable})
         if unknown:
             raise QuestionError(f"No document named {', '.join(unknown)}: see `python -m ingest list`.")

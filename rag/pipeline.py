@@ -36,7 +36,7 @@ from rag.safety.guard import Outcome, Refusal
 from rag.scope import Scope
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
-from rag.types import Answer, Document, Finisher, Source, Turn
+from rag.types import Answer, Finisher, Source, Turn
 
 
 class QuestionError(ValueError):
@@ -125,9 +125,10 @@ class RagPipeline:
         query = standalone_query(s.followup, self.generator, history, question)
         if query != question and (refusal := parts.guard.check_question(query)):
             return self.refuse(question, started, refusal, outcome)
-        readable = None if collections is None else self.readable_documents(collections)
+        readable = None if collections is None else self.store.documents_in(collections)
         if readable is not None and sources is not None:
-            sources = [source for source in sources if source in {d.source for d in readable}]
+            allowed = {document.source for document in readable}
+            sources = [source for source in sources if source in allowed]
         if sources is not None:
             scope = Scope(list(sources), ["the documents chosen"])
         else:
@@ -169,10 +170,6 @@ class RagPipeline:
         )
         finisher = self.keep_or_quote(query) if s.answer_mode == "auto" else None
         return made(reply.pieces, reply.abstained, p_unanswerable=reply.p_unanswerable, finisher=finisher)
-
-    def readable_documents(self, collections: Sequence[str]) -> list[Document]:
-        wanted = set(collections)
-        return [document for document in self.store.documents() if document.collection in wanted]
 
     def refuse(self, question: str, started: float, refusal: Refusal, outcome: Outcome) -> Answer:
         outcome.add(f"refused:{refusal.category}")

@@ -154,7 +154,7 @@ class Store(Protocol):
 
     def move_document(self, source: str, collection: str) -> bool: ...
 
-    def sources_in(self, collections: Sequence[str]) -> list[str]: ...
+    def documents_in(self, collections: Sequence[str]) -> list[Document]: ...
 
     def search(
         self, vector: np.ndarray, k: int, exclude_sources: Sequence[str] = (), sources: Sequence[str] | None = None
@@ -312,10 +312,10 @@ class ChromaStore:
             self._bump_generation()
         return True
 
-    def sources_in(self, collections: Sequence[str]) -> list[str]:
+    def documents_in(self, collections: Sequence[str]) -> list[Document]:
         """The documents of these collections: what a reader of them may search."""
         wanted = set(collections)
-        return [document.source for document in self.documents() if document.collection in wanted]
+        return [document for document in self.documents() if document.collection in wanted]
 
     # Search ----------------------------------------------------------------------------------------------
 

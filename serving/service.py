@@ -79,7 +79,7 @@ class Service:
         collections = options.get("collections")
         if collections is None:
             return self.pipeline.store.documents()
-        return self.pipeline.readable_documents(collections)
+        return self.pipeline.store.documents_in(collections)
 
     def generation(self) -> str:
         """The store's change marker (part of the cache key): any ingestion or delete changes it."""

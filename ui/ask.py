@@ -17,18 +17,13 @@ from rag.types import Claim
 from ui import resources
 from ui.auth import current_user
 from ui.chats import chats_sidebar, save_turn
-from ui.sources import show_citations, show_sources
+from ui.sources import readable_collections, readable_documents, show_citations, show_sources
 from ui.text import plain
 
 EMPTY_STORE_HELP = (
     "**No documents yet.** An admin can upload files on the Admin page, or add files or folders from a "
     "terminal in the project folder:\n\n```\n.venv/bin/python -m ingest add path/to/your/files\n```"
 )
-
-
-def readable_collections() -> list[str]:
-    user = current_user()
-    return resources.collections().readable(user.name if user else None, user.role if user else "reader")
 
 
 def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
@@ -46,7 +41,7 @@ def sidebar_options(pipeline: RagPipeline) -> dict[str, Any]:
             picked = st.multiselect("Collections", readable, placeholder="All you may read", key="collections")
             collections = picked or readable
         options["collections"] = collections
-        catalog = pipeline.readable_documents(collections)
+        catalog = pipeline.store.documents_in(collections)
         chosen = st.multiselect(
             "Ask about",
             [d.source for d in catalog],
@@ -104,13 +99,15 @@ def how_made(message: dict[str, Any]) -> None:
 
 
 def show_history() -> None:
-    for position, message in enumerate(st.session_state.messages):
+    messages = st.session_state.messages
+    readable = readable_documents() if any(m.get("sources") for m in messages) else {}  # once per run
+    for position, message in enumerate(messages):
         with st.chat_message(message["role"]):
             st.text(message.get("cited") or message["content"])
             how_made(message)
             show_grounding(message.get("claims", []))
-            show_citations(message, f"turn-{position}")
-            show_sources(message.get("sources", []), message.get("searched_for"), message.get("scope"))
+            show_citations(message, readable, f"turn-{position}")
+            show_sources(message.get("sources", []), readable, message.get("searched_for"), message.get("scope"))
 
 
 def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -> None:
@@ -139,8 +136,9 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
         box.text(cited or answer.text)  # the final text, markers after the sentences their sources back
         how_made(entry)
         show_grounding(claims)
-        show_citations(entry, f"turn-{len(st.session_state.messages) - 1}")
-        show_sources(answer.sources, searched_for, answer.scope)
+        readable = readable_documents() if answer.sources else {}
+        show_citations(entry, readable, f"turn-{len(st.session_state.messages) - 1}")
+        show_sources(answer.sources, readable, searched_for, answer.scope)
         save_turn(question, entry)
 
 
@@ -154,7 +152,7 @@ def render() -> None:
     st.session_state.setdefault("messages", [])
     chats_sidebar()
     options = sidebar_options(pipeline)
-    empty = not pipeline.readable_documents(options["collections"])
+    empty = not pipeline.store.documents_in(options["collections"])
     if pipeline.store.is_empty():
         st.info(EMPTY_STORE_HELP)
     elif empty:

@@ -85,8 +85,10 @@ def line_boxes(textpage: pdfium.PdfTextPage, words: list[list[int]], page_height
 
 
 def _cache_name(pdf: Path, page: int, passage: str, pii_region: str | None) -> str:
-    content = hashlib.sha256(pdf.read_bytes()).hexdigest()
-    key = json.dumps([VERSION, content, page, passage, SCALE, pii_region])
+    # The file by path, size and time, not by reading it: this runs for every cited page at every page run.
+    # Originals are kept in folders named by their content (ingest/originals.py), so a path is one version.
+    found = pdf.stat()
+    key = json.dumps([VERSION, str(pdf.resolve()), found.st_size, found.st_mtime_ns, page, passage, SCALE, pii_region])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
@@ -119,8 +121,9 @@ def render_page(pdf: Path, page: int, passage: str, cache: Path, pii_region: str
     finally:
         document.close()
     highlighted = highlight(picture, boxes)
+    draw = ImageDraw.Draw(highlighted)
     for box in hidden:
-        ImageDraw.Draw(highlighted).rectangle(box, fill=(0, 0, 0))
+        draw.rectangle(box, fill=(0, 0, 0))
     cache.mkdir(parents=True, exist_ok=True)
     partial = image.with_suffix(".partial.png")
     highlighted.save(partial)

@@ -4,6 +4,7 @@ passage highlighted, or the passage inside its section), and the list of the pas
 Whoever reads the chat must still be able to read the document: a saved chat reopened after access was taken
 away shows neither the passage, nor the name, nor a preview of it."""
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,19 +24,28 @@ def where(source: Source) -> str:
     return source.source if source.page is None else f"{source.source}, page {source.page}"
 
 
-def readable_documents() -> dict[str, Document]:
-    """The documents the current user may read now, by name."""
+def readable_collections() -> list[str]:
+    """The collections the current user (or an anonymous reader) may read now."""
     user = current_user()
-    collections = set(resources.collections().readable(user.name if user else None, user.role if user else "reader"))
-    return {d.source: d for d in resources.pipeline().store.documents() if d.collection in collections}
+    return resources.collections().readable(user.name if user else None, user.role if user else "reader")
 
 
-def show_sources(sources: list[Source], searched_for: str | None = None, scope: list[str] | None = None) -> None:
-    """The passages the answer was given, the standalone query when a follow-up was rewritten, and what the
-    search was limited to when the question named documents (rag/scope.py)."""
+def readable_documents() -> dict[str, Document]:
+    """The documents the current user may read now, by name (read once per page run: see ui/ask.py)."""
+    return {d.source: d for d in resources.pipeline().store.documents_in(readable_collections())}
+
+
+def show_sources(
+    sources: list[Source],
+    readable: Mapping[str, Document],
+    searched_for: str | None = None,
+    scope: list[str] | None = None,
+) -> None:
+    """The passages the answer was given (of the `readable` documents; others by number only), the standalone
+    query when a follow-up was rewritten, and what the search was limited to when the question named documents
+    (rag/scope.py)."""
     if not sources and not searched_for and not scope:
         return
-    readable = readable_documents()
     with st.expander(f"Sources ({len(sources)})"):
         if searched_for:
             st.caption(f"Searched for: {plain(searched_for)}")  # a rewrite by the model is untrusted too
@@ -49,13 +59,12 @@ def show_sources(sources: list[Source], searched_for: str | None = None, scope: 
             st.text(source.text)
 
 
-def show_citations(message: dict[str, Any], key: str) -> None:
+def show_citations(message: dict[str, Any], readable: Mapping[str, Document], key: str) -> None:
     """One button per cited source, "[2] handbook.pdf, page 3", opening its preview."""
     sources: list[Source] = message.get("sources", [])
     cited = sorted({n for c in message.get("citations", []) for n in c["sources"] if 1 <= n <= len(sources)})
     if not cited:
         return
-    readable = readable_documents()
     columns = st.columns(min(len(cited), 3))
     for slot, number in enumerate(cited):
         source = sources[number - 1]

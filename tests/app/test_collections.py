@@ -19,7 +19,7 @@ from rag.cli import app as rag_cli
 from rag.settings import Settings
 from serving.api import make_api
 from serving.service import Service
-from tests.app.test_app import sign_in, start_app
+from tests.app.test_app import app_env, sign_in, start_app
 from tests.helpers import make_settings
 
 FINANCE = "# Travel budget\n\nThe travel budget of the sales team for 2026 is 12,400 euros per quarter.\n"
@@ -62,9 +62,7 @@ def page_text(app: AppTest) -> str:
 
 
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, object]:
-    monkeypatch.setenv("RAG_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(settings.models_path))
-    monkeypatch.setenv("RAG_QUESTION_POLICY", "false")
+    app_env(monkeypatch, settings.data_dir, settings.models_path, question_policy="false")
     result = CliRunner().invoke(rag_cli, ["ask", LEGAL_QUESTION, "--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -143,9 +141,7 @@ def test_an_admin_moves_a_document_and_access_follows_at_once(
 def test_the_app_shows_a_reader_only_its_collections(
     two_collections: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(two_collections.data_dir))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(two_collections.models_path))
-    monkeypatch.setenv("RAG_QUESTION_POLICY", "false")
+    app_env(monkeypatch, two_collections.data_dir, two_collections.models_path, question_policy="false")
     app = start_app()
     sign_in(app, "alice", PASSWORD, where="sidebar")
     assert app.sidebar.multiselect(key="collections").options == ["default", "finance"]
@@ -160,9 +156,7 @@ def test_the_app_shows_a_reader_only_its_collections(
 def test_a_reader_who_loses_access_no_longer_sees_the_passages_of_a_saved_chat(
     two_collections: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAG_DATA_DIR", str(two_collections.data_dir))
-    monkeypatch.setenv("RAG_MODELS_DIR", str(two_collections.models_path))
-    monkeypatch.setenv("RAG_QUESTION_POLICY", "false")
+    app_env(monkeypatch, two_collections.data_dir, two_collections.models_path, question_policy="false")
     app = start_app()
     sign_in(app, "bob", PASSWORD, where="sidebar")
     app.chat_input[0].set_value(LEGAL_QUESTION).run()

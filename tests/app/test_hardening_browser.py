@@ -54,8 +54,7 @@ def tracker() -> Iterator[tuple[str, list[str]]]:
 PAGE = """
 import streamlit as st
 
-from rag.types import Claim
-from rag.types import Source
+from rag.types import Claim, Document, Source
 from ui.ask import show_grounding, show_sources, stream_text
 
 EVIL = {evil!r}
@@ -64,7 +63,8 @@ with st.chat_message("user"):
 with st.chat_message("assistant"):
     stream_text(iter([EVIL[:20], EVIL[20:]]), {{"content": ""}})  # streamed in pieces, as answers are
     show_grounding([Claim(EVIL, False, "numbers")])
-    show_sources([Source(EVIL, 3, 0.5, EVIL)], searched_for=EVIL)
+    readable = {{EVIL: Document(EVIL, "0" * 64, 3, 1, 1, "2026-11-30T00:00:00+00:00")}}  # a name the reader may read
+    show_sources([Source(EVIL, 3, 0.5, EVIL)], readable, searched_for=EVIL)
 if st.button("Break"):
     raise RuntimeError("secret internals: /srv/app/settings.py")
 """
