@@ -22,6 +22,7 @@ def main() -> None:
     st.set_page_config(page_title="Ask your documents", page_icon=":material/description:")
     settings = resources.settings()
     users = resources.users()
+    resources.started()  # JSON logs, metrics on RAG_METRICS_PORT, settings audited
     resources.worker()  # jobs queued before a restart are picked up as soon as the app runs
     resources.api_server()  # with RAG_API_PORT: the HTTP API from this process, on the same engine
     auth.refresh_session(users, settings)

@@ -29,6 +29,8 @@ from ingest.index import Indexer
 from ingest.loaders import LoadError
 from ingest.originals import folder_name, remove_originals
 from rag.db import BUSY_TIMEOUT_S, connect
+from rag.observe import metrics
+from rag.observe.logs import request_scope
 from rag.settings import Settings
 from rag.store import Store, open_store
 
@@ -175,6 +177,12 @@ class JobQueue:
             rows = db.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [Job(**{**dict(row), "force": bool(row["force"])}) for row in rows]
 
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state."""
+        with self._connect() as db:
+            rows = db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
+        return {state: 0 for state in ("queued", "running", "done", "failed")} | {r["state"]: r["n"] for r in rows}
+
     def pending_sources(self) -> set[str]:
         with self._connect() as db:
             rows = db.execute("SELECT source FROM jobs WHERE state IN ('queued', 'running')").fetchall()
@@ -237,9 +245,17 @@ class Worker(threading.Thread):
     def recover(self) -> None:
         """Requeue jobs whose worker stopped beating; a job failed for good loses the chunks it left behind."""
         for job in self.queue.interrupted():
-            if self.queue.requeue(job) == "failed":
+            state = self.queue.requeue(job)
+            if state is not None:
+                log.warning("job interrupted", extra={"job": job.id, "worker": job.worker, "now": state})
+            if state == "failed":
                 self.indexer.store.remove_uncommitted(job.source)
         self.indexer.sync_keywords()
+        self.count_jobs()
+
+    def count_jobs(self) -> None:
+        for state, count in self.queue.counts().items():
+            metrics.JOBS_IN_QUEUE.labels(state).set(count)
 
     def start(self) -> None:
         super().start()
@@ -279,10 +295,14 @@ class Worker(threading.Thread):
         if job is None:
             return False
         self.current = job.id
+        started = time.perf_counter()
         try:
-            self._work_on(job)
+            with request_scope(f"job-{job.id}"):
+                self._work_on(job)
         finally:
             self.current = None
+            metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
+            self.count_jobs()
         return True
 
     def _work_on(self, job: Job) -> None:
@@ -304,13 +324,22 @@ class Worker(threading.Thread):
                 collection=job.collection,
             )
         except LoadError as err:
-            self.queue.finish(job.id, "failed", f"{job.source} {err}")
+            self._finish(job, "failed", f"{job.source} {err}")
         except Exception as err:  # any failure ends the job with its reason; the worker lives on
-            self.queue.finish(job.id, "failed", f"{job.source}: unexpected error ({type(err).__name__}: {err})")
+            log.exception("job failed", extra={"job": job.id})
+            self._finish(job, "failed", f"{job.source}: unexpected error ({type(err).__name__}: {err})")
         else:
             pages = f"{result.pages} pages, " if result.pages else ""
-            self.queue.finish(job.id, "done", f"{result.status}: {pages}{result.chunks} chunks")
+            if result.status != "unchanged":
+                metrics.CHUNKS.inc(result.chunks)
+            self._finish(job, "done", f"{result.status}: {pages}{result.chunks} chunks", chunks=result.chunks)
         self._tidy_originals(job)
+
+    def _finish(self, job: Job, state: State, message: str, chunks: int = 0) -> None:
+        self.queue.finish(job.id, state, message)
+        metrics.JOBS.labels(state).inc()
+        log.info("job finished", extra={"job": job.id, "state": state, "chunks": chunks, "worker": self.id,
+                                        "reason": message if state == "failed" else None})  # fmt: skip
 
     def _tidy_originals(self, job: Job) -> None:
         """Keep only the original of the version the store holds now (an earlier upload of the same name, or

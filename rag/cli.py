@@ -204,10 +204,12 @@ def api(
     """Serve the HTTP API: /v1/ask, /v1/chat/completions (model docqa), documents; docs at /docs."""
     import uvicorn
 
+    from rag.observe.logs import setup_logging
     from serving.api import make_api
     from serving.service import Service
 
     settings = Settings()
+    setup_logging(settings, "api")
     try:
         service = Service.from_settings(settings, worker=worker)
     except (ModelNotFoundError, AdapterError, StoreMismatchError) as err:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rag.generator import STREAM_TIMEOUT_S, Messages, PromptRead, TokenStream, loops
+from rag.observe import metrics
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class Engine:
         self._queue: queue.Queue[Job] = queue.Queue(maxsize=max_queue)
         self._wait_s = 1.0  # running mean of how long admitted jobs waited in the queue, for Retry-After
         self._batch_sizes: deque[int] = deque(maxlen=200)  # the running batch's size at each recent step
+        metrics.ENGINE_WAITING.set_function(self._queue.qsize)  # the process's engine (one per process)
+        metrics.ENGINE_RUNNING.set_function(lambda: self.backend.running)
         threading.Thread(target=self._run, daemon=True, name="engine").start()
 
     # The Generator protocol ----------------------------------------------------------------------------------
@@ -224,6 +227,7 @@ class Engine:
                 self._admit()
                 if self.backend.running:
                     self._batch_sizes.append(self.backend.running)
+                    metrics.ENGINE_BATCH.observe(self.backend.running)
                     self.backend.step()
                 pause = 0.5
             except Exception as err:  # the backend failed outside any one job: fail the batch, pause, go on

@@ -20,6 +20,7 @@ generate -> check grounding, with guardrails around them (rag/safety). Each stag
               logged only as RAG_LOG_INTERACTIONS allows
 """
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ from rag.condense import standalone_query
 from rag.echo import echoes
 from rag.embedder import Embedder
 from rag.generator import Generator
+from rag.observe import metrics
+from rag.observe.logs import text_fields
 from rag.prompt import pack_context, prompt_budget
 from rag.quote import pick_quotes, quoted_answer
 from rag.retrieve import Retriever
@@ -37,6 +40,8 @@ from rag.scope import Scope
 from rag.settings import ABSTAIN_ANSWER, Settings
 from rag.store import Store
 from rag.types import Answer, Finisher, Source, Turn
+
+log = logging.getLogger(__name__)
 
 
 class QuestionError(ValueError):
@@ -134,7 +139,10 @@ class RagPipeline:
         else:
             scope = self.retriever.scope(query, readable)
         searched = scope.sources if scope.sources is not None or readable is None else [d.source for d in readable]
+        retrieving = time.perf_counter()
         hits, dropped = parts.guard.screen(self.retriever.retrieve(query, top_k or s.top_k, searched), outcome)
+        metrics.RETRIEVAL_SECONDS.observe(retrieval_s := time.perf_counter() - retrieving)
+        log.debug("retrieved", extra={"hits": len(hits), "dropped": len(dropped), "retrieval_s": round(retrieval_s, 4)})
         relevant = parts.decider.relevant(hits)
         if not relevant:  # nothing relevant: abstain without calling the model
             answer = Answer(question, [], [ABSTAIN_ANSWER], abstained=True, started=started, query=query,
@@ -194,8 +202,24 @@ class RagPipeline:
             self.parts.interactions.record(
                 answer.question, answer.text, sources, answer.abstained, answer.refused, answer.guard
             )
+            self.observe(answer)
 
         return finish
+
+    def observe(self, answer: Answer) -> None:
+        """The finished answer's metrics and log line (no text unless RAG_LOG_INTERACTIONS allows it)."""
+        seconds = answer.elapsed_s()
+        metrics.QUESTIONS.labels(metrics.outcome(answer.abstained, answer.refused)).inc()
+        metrics.ANSWER_SECONDS.observe(seconds)
+        if answer.first_token_s is not None:
+            metrics.FIRST_TOKEN_SECONDS.observe(answer.first_token_s)
+        if answer.new_tokens:
+            metrics.GENERATED_TOKENS.observe(answer.new_tokens)
+        details = {"request_id": answer.request_id, "outcome": metrics.outcome(answer.abstained, answer.refused),
+                   "mode": answer.mode, "seconds": round(seconds, 3), "first_token_s": answer.first_token_s,
+                   "generated_tokens": answer.new_tokens, "sources": len(answer.sources),
+                   "guard": answer.guard}  # fmt: skip
+        log.info("answered", extra=details | text_fields(self.settings, question=answer.question, answer=answer.text))
 
     def quote(self, query: str, sources: list[Source]) -> str:
         return quoted_answer(pick_quotes(query, [source.text for source in sources], self.embedder))

@@ -22,6 +22,7 @@ ApiAccess = Literal["key", "open"]
 InjectionMode = Literal["drop", "flag", "off"]
 PiiMode = Literal["redact", "block", "off"]
 InteractionLogging = Literal["off", "redacted", "full"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 REFUSAL_TEXT = "I can't help with that request."
 
 
@@ -171,6 +172,21 @@ class Settings(BaseSettings):
     reader_downloads: bool = Field(
         False, description="Readers may download the originals of documents they may read (admins always may)."
     )
+
+    log_level: LogLevel | None = Field(
+        None,
+        description="Level of the JSON log lines on stderr (default: INFO for the app, API and workers, "
+        "WARNING for one-shot commands).",
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="The app process serves Prometheus metrics on this port (/metrics)."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Interface of that metrics port.")
+    feedback_text: InteractionLogging = Field(
+        "redacted",
+        description="What a rating keeps of its question and answer: full, redacted (personal data removed), off.",
+    )
+    activity_days: int = Field(90, ge=1, le=3650, description="Days answer timings and ratings are kept.")
 
     judge_base_url: str | None = Field(None, description="OpenAI-compatible endpoint of the eval judge model.")
     judge_model: str | None = Field(None, description="Judge model name at that endpoint, or a local model.")

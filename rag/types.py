@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.observe.logs import current_request_id, new_request_id
 from rag.settings import ABSTAIN_ANSWER
 
 DEFAULT_COLLECTION = "default"  # the collection of documents ingested without one (accounts/collections.py)
@@ -154,6 +155,7 @@ class Answer:
         self.scope: list[str] = []  # what the search was limited to (organisations, years), [] for everything
         self.text = ""
         self.first_token_s: float | None = None  # seconds from the question to the first streamed piece
+        self.request_id = current_request_id() or new_request_id()  # in its log lines; ratings name it
         self._pieces = pieces
         self._started = started  # time.perf_counter() when the question arrived
         self._grounder = grounder
@@ -177,6 +179,10 @@ class Answer:
             self.text = ABSTAIN_ANSWER  # the contract's exact text, whatever the model added after it
         if self._finisher is not None:
             self._finisher(self)
+
+    def elapsed_s(self) -> float:
+        """Seconds since the question arrived."""
+        return time.perf_counter() - self._started
 
     def replace_with_quotes(self, text: str) -> None:
         """Quoted evidence instead of the model's answer (kept in `generated_text`)."""
@@ -213,8 +219,8 @@ class Answer:
             pass
         sources = [asdict(s) for s in self.sources]
         citations = [asdict(c) for c in self.citations]
-        return {"answer": self.text, "abstained": self.abstained, "refused": self.refused, "sources": sources,
-                "mode": self.mode, "guard": self.guard, "citations": citations}  # fmt: skip
+        return {"id": self.request_id, "answer": self.text, "abstained": self.abstained, "refused": self.refused,
+                "sources": sources, "mode": self.mode, "guard": self.guard, "citations": citations}  # fmt: skip
 
     def turn(self) -> Turn:
         """This exchange, for the history of the next question."""

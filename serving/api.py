@@ -15,6 +15,8 @@
     PATCH  /v1/documents/{source}   admins: {collection} moves the document there
     DELETE /v1/documents/{source}   admins
     GET    /v1/jobs/{id}            admins: an ingestion job's state
+    POST   /v1/feedback             {id, rating: up|down, comment?, correction?}: a rating of an answer
+    GET    /metrics                 no key: Prometheus metrics of this process
 
 Answers come from the process's pipeline and its generation engine, so API calls are batched with each other
 and with browser sessions in the same process. OpenAPI docs at /docs.
@@ -23,7 +25,7 @@ and with browser sessions in the same process. OpenAPI docs at /docs.
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
@@ -31,14 +33,17 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
+from accounts.audit import Who
 from accounts.keys import Caller
 from ingest.uploads import UploadError
 from rag.engine import EngineBusyError
+from rag.observe.metrics import CACHE_HITS
 from rag.types import Answer
 from serving.access import Access, BodyLimit
 from serving.chat import add_chat_routes
 from serving.errors import add_error_handlers, api_error, busy_error
 from serving.service import Service, stream_pieces
+from serving.telemetry import RequestContext, add_metrics_route
 
 MAX_HISTORY = 20
 
@@ -66,6 +71,14 @@ class MoveRequest(BaseModel):
     collection: str = Field(description="The collection to put the document in.")
 
 
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64, description="The answer's id (`id` in /v1/ask's answer).")
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=4000, description="What was wrong (or right) with it.")
+    correction: str = Field("", max_length=8000, description="The answer it should have given.")
+
+
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: str = Field(min_length=1, max_length=100_000)
@@ -79,7 +92,13 @@ def make_api(service: Service) -> FastAPI:
     app = FastAPI(title="Document Q&A API", version="1", description=__doc__)
     upload_cap, body_cap = s.max_upload_mb * 2**20 + 64 * 1024, s.api_max_body_kb * 1024
     app.add_middleware(BodyLimit, limit_for=lambda path: upload_cap if path == "/v1/documents" else body_cap)
+    app.add_middleware(RequestContext)
     add_error_handlers(app)
+    add_metrics_route(app)
+
+    def who(caller: Caller, request: Request) -> Who:
+        return Who(caller.user or "anonymous", access.client(request))
+
     Reader = Annotated[Caller, Depends(access.reader)]
     Admin = Annotated[Caller, Depends(access.admin)]
 
@@ -97,6 +116,8 @@ def make_api(service: Service) -> FastAPI:
         fresh = "no-cache" in request.headers.get("cache-control", "")
         cached = None if fresh else service.cache.get(key)
         if cached is not None:
+            CACHE_HITS.inc()
+            service.served(body.question, cached, None, caller.user)
             return (
                 _events(_one(cached["answer"]), _ready(cached | {"cached": True}))
                 if body.stream
@@ -106,14 +127,27 @@ def make_api(service: Service) -> FastAPI:
         if not body.stream:
             result = await anyio.to_thread.run_sync(answer.result)
             service.cache.put(key, result)
+            service.served(body.question, result, answer, caller.user)
             return JSONResponse(result | {"cached": False}, headers={"X-Generated-Tokens": str(answer.new_tokens)})
 
         async def finish() -> dict[str, Any]:
             result = await anyio.to_thread.run_sync(answer.result)
             service.cache.put(key, result)
+            service.served(body.question, result, answer, caller.user)
             return result | {"cached": False}
 
         return _events(stream_pieces(answer), finish, lambda: _usage(answer))
+
+    @app.post("/v1/feedback", status_code=201)
+    def feedback(body: FeedbackRequest, caller: Reader) -> dict[str, Any]:
+        """Rate an answer this service gave; its question and answer are kept with the rating as
+        RAG_FEEDBACK_TEXT allows (default: personal data removed)."""
+        exchange = service.exchanges.get(body.id)
+        if exchange is None and not service.activity.known(body.id):
+            raise api_error(404, f"No answer with id {body.id}.", "not_found")
+        rating = 1 if body.rating == "up" else -1
+        rid = service.activity.rate(body.id, rating, caller.user, exchange or {}, body.comment, body.correction, "api")
+        return {"feedback": rid, "answer": body.id, "rating": body.rating}
 
     @app.post("/generate")
     async def generate(body: GenerateRequest, caller: Admin) -> dict[str, Any]:
@@ -144,7 +178,10 @@ def make_api(service: Service) -> FastAPI:
 
     @app.post("/v1/documents", status_code=202)
     async def upload(
-        file: Annotated[UploadFile, File()], caller: Admin, collection: Annotated[str | None, Form()] = None
+        file: Annotated[UploadFile, File()],
+        caller: Admin,
+        request: Request,
+        collection: Annotated[str | None, Form()] = None,
     ) -> dict[str, Any]:
         if collection is not None and not service.collections.exists(collection):
             raise api_error(404, f"No collection named {collection}.", "unknown_collection")
@@ -154,7 +191,10 @@ def make_api(service: Service) -> FastAPI:
                 lambda: service.documents.upload(file.filename or "", data, caller.user, collection)
             )
         except UploadError as err:
+            service.audit.record(who(caller, request), "document.upload_refused", file.filename or "", reason=str(err))
             raise api_error(422, str(err), "upload_refused") from err
+        service.audit.record(who(caller, request), "document.upload", file.filename or "", job=job,
+                             bytes=len(data), collection=collection)  # fmt: skip
         return {"job": job}
 
     @app.get("/v1/documents/{source:path}/original")
@@ -172,18 +212,20 @@ def make_api(service: Service) -> FastAPI:
         return FileResponse(path, media_type=kind, filename=path.name, content_disposition_type="inline")
 
     @app.patch("/v1/documents/{source:path}")
-    def move(source: str, body: MoveRequest, caller: Admin) -> dict[str, Any]:
+    def move(source: str, body: MoveRequest, caller: Admin, request: Request) -> dict[str, Any]:
         """Put a document in another collection: who may read it changes at once."""
         if not service.collections.exists(body.collection):
             raise api_error(404, f"No collection named {body.collection}.", "unknown_collection")
         if not service.documents.move(source, body.collection):
             raise api_error(404, f"No document named {source}.", "not_found")
+        service.audit.record(who(caller, request), "document.move", source, collection=body.collection)
         return {"moved": source, "collection": body.collection}
 
     @app.delete("/v1/documents/{source:path}")
-    def delete(source: str, caller: Admin) -> dict[str, Any]:
+    def delete(source: str, caller: Admin, request: Request) -> dict[str, Any]:
         if not service.documents.delete(source):
             raise api_error(404, f"No document named {source}.", "not_found")
+        service.audit.record(who(caller, request), "document.delete", source)
         return {"deleted": source}
 
     @app.get("/v1/jobs/{job_id}")

@@ -95,7 +95,9 @@ def add_chat_routes(app: FastAPI, service: Service, reader: Any) -> None:
         answer = await anyio.to_thread.run_sync(lambda: service.answer(question, history, **options))
         created, ident = int(time.time()), f"chatcmpl-{uuid.uuid4().hex}"
         if not body.stream:
-            return _completion(await anyio.to_thread.run_sync(answer.result), created, ident)
+            result = await anyio.to_thread.run_sync(answer.result)
+            service.served(question, result, answer, caller.user)
+            return _completion(result, created, ident)
 
         async def chunks() -> AsyncIterator[str]:
             yield _chunk(ident, created, {"role": "assistant", "content": ""})
@@ -104,6 +106,7 @@ def add_chat_routes(app: FastAPI, service: Service, reader: Any) -> None:
                 streamed += piece
                 yield _chunk(ident, created, {"content": piece})
             result = await anyio.to_thread.run_sync(answer.result)
+            service.served(question, result, answer, caller.user)
             if STOPPED_BY & set(result["guard"]):
                 yield _chunk(ident, created, {"content": WITHHELD + result["answer"]})
             elif result["answer"] != streamed.strip() and not result["abstained"]:

@@ -1,12 +1,15 @@
 """What the HTTP API serves from, built once per process: the answer pipeline (with the process's generation
 engine), the documents and their ingestion worker, API keys and the answer cache."""
 
+import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from cachetools import TTLCache
 
+from accounts.audit import AuditLog, Who, record_settings
 from accounts.collections import CollectionError, Collections
 from accounts.keys import Caller, KeyStore
 from ingest.documents import DocumentService
@@ -16,6 +19,7 @@ from rag.models import quiet_model_loading
 from rag.pipeline import QuestionError, RagPipeline
 from rag.settings import Settings
 from rag.types import Answer, Document, Turn
+from records.activity import ActivityLog
 from serving.cache import AnswerCache
 from serving.errors import api_error, busy_error
 
@@ -30,12 +34,22 @@ class Service:
     cache: AnswerCache
     collections: Collections
     worker: Worker | None = None
+    audit: AuditLog = field(init=False)
+    activity: ActivityLog = field(init=False)
+    # the exchanges answered lately by this process, by answer id: what a rating of one of them keeps
+    exchanges: TTLCache = field(default_factory=lambda: TTLCache(maxsize=10_000, ttl=24 * 3600))
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.audit = AuditLog(s.app_db)
+        self.activity = ActivityLog(s.app_db, s.activity_days, s.feedback_text, s.pii_region)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, worker: bool = True) -> "Service":
         """Load the models; with `worker`, run an ingestion worker in this process for uploads (any number of
         processes may each run one: jobs are claimed from the shared queue)."""
         quiet_model_loading()
+        record_settings(AuditLog(settings.app_db), Who("system", socket.gethostname()), settings.public_dump(), "api")
         pipeline = RagPipeline.from_settings(settings)
         jobs = JobQueue(settings.app_db)
         running = None
@@ -66,6 +80,15 @@ class Service:
             raise api_error(422, str(err), "invalid_question") from err
         except EngineBusyError as err:
             raise busy_error(err) from err
+
+    def served(self, question: str, result: dict[str, Any], answer: Answer | None, user: str | None) -> None:
+        """Record an answer given (`answer` None: from the cache) for the Admin page's figures and for ratings."""
+        timing = {"seconds": answer.elapsed_s() if answer else 0.0, "cached": answer is None,
+                  "first_token_s": answer.first_token_s if answer else None,
+                  "tokens": answer.new_tokens if answer else 0}  # fmt: skip
+        self.activity.answered(result, "api", user, timing)
+        sources = sorted({s["source"] for s in result["sources"]})
+        self.exchanges[result["id"]] = {"question": question, "answer": result["answer"], "sources": sources}
 
     def collections_for(self, caller: Caller, requested: list[str] | None = None) -> list[str]:
         """The collections this caller's question searches (404 for one it may not read, as for a missing one)."""

@@ -6,7 +6,7 @@ from ingest.uploads import UploadError
 from rag.adapter import AdapterError, adapter_summary
 from rag.types import DEFAULT_COLLECTION
 from ui import resources
-from ui.auth import current_user, refresh_session
+from ui.auth import current_user, refresh_session, who
 from ui.collections import collections_section, move_control
 from ui.safety import guardrails_section
 from ui.text import plain
@@ -43,10 +43,13 @@ def user_name() -> str | None:
 
 
 def submit_one(name: str, data: bytes, collection: str | None = None) -> tuple[bool, str]:
+    audit, actor = resources.audit_log(), who(resources.settings())
     try:
         job = resources.documents().upload(name, data, user_name(), collection)
     except UploadError as err:
+        audit.record(actor, "document.upload_refused", name, reason=str(err))
         return False, str(err)
+    audit.record(actor, "document.upload", name, job=job, bytes=len(data), collection=collection)
     return True, f"{name}: queued as job {job}"
 
 
@@ -104,10 +107,12 @@ def documents_section() -> None:
     delete, reingest, download = st.columns(3)
     if delete.button("Delete", key="delete-document"):
         service.delete(document.source)  # its original too
+        resources.audit_log().record(who(resources.settings()), "document.delete", document.source)
         st.session_state.flash = f"Deleted {document.source}"
         st.rerun()
     if reingest.button("Re-ingest", key="reingest-document", disabled=original is None):
         job = service.reingest(document, user_name())
+        resources.audit_log().record(who(resources.settings()), "document.reingest", document.source, job=job)
         st.success(plain(f"{document.source}: queued as job {job}"))
     if original is not None:
         download.download_button("Download original", original.read_bytes(), file_name=document.source)

@@ -11,12 +11,15 @@ from rag.adapter import AdapterError
 from rag.cite import with_markers
 from rag.engine import EngineBusyError
 from rag.models import ModelNotFoundError
+from rag.observe.logs import request_scope
+from rag.observe.metrics import ERRORS
 from rag.pipeline import QuestionError, RagPipeline
 from rag.store import StoreMismatchError
 from rag.types import Claim
 from ui import resources
 from ui.auth import current_user
 from ui.chats import chats_sidebar, save_turn
+from ui.feedback import answered, rating_widget
 from ui.sources import readable_collections, readable_documents, show_citations, show_sources
 from ui.text import plain
 
@@ -108,6 +111,8 @@ def show_history() -> None:
             show_grounding(message.get("claims", []))
             show_citations(message, readable, f"turn-{position}")
             show_sources(message.get("sources", []), readable, message.get("searched_for"), message.get("scope"))
+            if message["role"] == "assistant":
+                rating_widget(message)
 
 
 def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -> None:
@@ -117,14 +122,17 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
     history = [m["turn"] for m in st.session_state.messages if m.get("turn")]
     with st.chat_message("assistant"):
         try:
-            answer = pipeline.answer(question, history=history, **options)
+            with request_scope():  # the answer's log lines carry its id
+                answer = pipeline.answer(question, history=history, **options)
         except (QuestionError, EngineBusyError) as err:  # too long, or too many people asking right now
+            ERRORS.labels("busy" if isinstance(err, EngineBusyError) else "invalid_question").inc()
             (st.warning if isinstance(err, EngineBusyError) else st.error)(str(err))
             st.session_state.messages.pop()  # not a turn of the conversation
             return
         searched_for = answer.query if answer.query != question else None
-        entry: dict[str, Any] = {"role": "assistant", "content": "", "sources": answer.sources,
-                                 "searched_for": searched_for, "scope": answer.scope, "stopped": True}  # fmt: skip
+        entry: dict[str, Any] = {"role": "assistant", "content": "", "sources": answer.sources, "id": answer.request_id,
+                                 "question": question, "searched_for": searched_for, "scope": answer.scope,
+                                 "stopped": True}  # fmt: skip
         st.session_state.messages.append(entry)  # in the chat from the first piece on, whatever happens next
         box = stream_text(answer.stream(), entry)
         _, claims = answer.grounding
@@ -139,6 +147,8 @@ def answer_turn(pipeline: RagPipeline, question: str, options: dict[str, Any]) -
         readable = readable_documents() if answer.sources else {}
         show_citations(entry, readable, f"turn-{len(st.session_state.messages) - 1}")
         show_sources(answer.sources, readable, searched_for, answer.scope)
+        answered(answer)
+        rating_widget(entry)
         save_turn(question, entry)
 
 

@@ -5,8 +5,10 @@ import time
 
 import streamlit as st
 
+from accounts.audit import Who
 from accounts.users import SignInThrottledError, User, UserStore
 from rag.settings import Settings
+from ui.resources import audit_log
 
 
 def current_user() -> User | None:
@@ -22,6 +24,12 @@ def client_address(settings: Settings) -> str:
             return forwarded.split(",")[-1].strip()
     address = st.context.ip_address
     return address if isinstance(address, str) and address else "local"  # None on this machine (and in AppTest)
+
+
+def who(settings: Settings) -> Who:
+    """The audit trail's actor (the signed-in user, else `anonymous`) and client address."""
+    user = current_user()
+    return Who(user.name if user else "anonymous", client_address(settings))
 
 
 def sign_out(reason: str | None = None) -> None:
@@ -66,11 +74,14 @@ def login_form(users: UserStore, settings: Settings, where: str = "sidebar") -> 
     try:
         user = users.verify(name.strip(), password, client_address(settings))
     except SignInThrottledError as err:
+        audit_log().record(who(settings), "sign_in.locked", name.strip())
         container.error(str(err))
         return
     if user is None:
+        audit_log().record(who(settings), "sign_in.failed", name.strip())
         container.error("Wrong user name or password.")
         return
+    audit_log().record(Who(user.name, client_address(settings)), "sign_in.ok", user.name)
     st.session_state.user = user
     st.session_state.last_seen = time.time()
     st.rerun()
@@ -84,5 +95,6 @@ def account_box(users: UserStore, settings: Settings) -> None:
         return
     st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
     if st.sidebar.button("Sign out"):
+        audit_log().record(who(settings), "sign_out", user.name)
         sign_out()
         st.rerun()

@@ -29,7 +29,7 @@ def to_record(message: dict[str, Any], question: str) -> dict[str, Any]:
         "claims": [asdict(c) for c in message.get("claims", [])], "mode": message.get("mode"),
         "replaced": message.get("replaced", False), "refused": message.get("refused", False),
         "searched_for": message.get("searched_for"), "scope": message.get("scope", []),
-        "query": message["turn"].query if message.get("turn") else question,
+        "query": message["turn"].query if message.get("turn") else question, "id": message.get("id"),
     }  # fmt: skip
 
 
@@ -42,6 +42,7 @@ def to_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
         "replaced": record.get("replaced", False), "refused": record.get("refused", False),
         "searched_for": record.get("searched_for"), "scope": record.get("scope", []),
         "turn": Turn(record["question"], record.get("query") or record["question"], record["answer"]),
+        "id": record.get("id"), "question": record["question"],
     }  # fmt: skip
     return [{"role": "user", "content": record["question"]}, answer]
 

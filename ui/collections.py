@@ -1,11 +1,13 @@
 """Admin page, Collections section: collections and who may read them, groups and their members."""
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from accounts.collections import EVERYONE, CollectionError
 from ui import resources
+from ui.auth import who
 from ui.text import plain
 
 
@@ -26,7 +28,8 @@ def collections_section() -> None:
         description = st.text_input("Description", placeholder="What it holds", key="new-collection-description")
         readers = st.multiselect("Readable by", [EVERYONE, *groups], key="new-collection-groups")
         if st.form_submit_button("Create collection") and name.strip():
-            _act(lambda: _create(name.strip(), description, readers), f"Created collection {name.strip()}")
+            _act(lambda: _create(name.strip(), description, readers), f"Created collection {name.strip()}",
+                 ("collection.create", name.strip(), {"groups": readers}))  # fmt: skip
     grants, members = st.columns(2)
     with grants:
         _grants_form([c.name for c in found], [EVERYONE, *groups])
@@ -47,10 +50,12 @@ def _grants_form(collection_names: list[str], group_names: list[str]) -> None:
         group = st.selectbox("Group", group_names, key="grant-group")
         grant, revoke = st.columns(2)
         if grant.form_submit_button("Grant"):
-            _act(lambda: resources.collections().grant(str(collection), str(group)), f"{group} may read {collection}")
+            _act(lambda: resources.collections().grant(str(collection), str(group)), f"{group} may read {collection}",
+                 ("collection.grant", str(collection), {"group": group}))  # fmt: skip
         if revoke.form_submit_button("Revoke"):
             done = f"{group} no longer reads {collection}"
-            _act(lambda: resources.collections().revoke(str(collection), str(group)), done)
+            _act(lambda: resources.collections().revoke(str(collection), str(group)), done,
+                 ("collection.revoke", str(collection), {"group": group}))  # fmt: skip
 
 
 def _members_form(groups: dict[str, list[str]]) -> None:
@@ -61,19 +66,25 @@ def _members_form(groups: dict[str, list[str]]) -> None:
         user = st.selectbox("User", [u.name for u in resources.users().users()], index=None, key="member-user")
         create, join, leave = st.columns(3)
         if create.form_submit_button("Create group") and group.strip():
-            _act(lambda: resources.collections().add_group(group.strip()), f"Created group {group.strip()}")
+            _act(lambda: resources.collections().add_group(group.strip()), f"Created group {group.strip()}",
+                 ("group.create", group.strip(), {}))  # fmt: skip
         if join.form_submit_button("Add member") and user:
-            _act(lambda: resources.collections().add_member(group.strip(), user), f"{user} is in {group.strip()}")
+            _act(lambda: resources.collections().add_member(group.strip(), user), f"{user} is in {group.strip()}",
+                 ("group.join", group.strip(), {"user": user}))  # fmt: skip
         if leave.form_submit_button("Remove member") and user:
-            _act(lambda: resources.collections().remove_member(group.strip(), user), f"{user} left {group.strip()}")
+            _act(lambda: resources.collections().remove_member(group.strip(), user), f"{user} left {group.strip()}",
+                 ("group.leave", group.strip(), {"user": user}))  # fmt: skip
 
 
-def _act(action: Callable[[], object], done: str) -> None:
+def _act(action: Callable[[], object], done: str, audited: tuple[str, str, dict[str, Any]]) -> None:
+    """Do `action`; once it succeeded, record `audited` (action, target, detail) in the audit trail."""
     try:
         action()
     except CollectionError as err:
         st.error(str(err))
         return
+    name, target, detail = audited
+    resources.audit_log().record(who(resources.settings()), name, target, **detail)
     st.session_state.flash_collections = done
     st.rerun()
 
@@ -85,5 +96,6 @@ def move_control(source: str, current: str) -> None:
                           key=f"move-{source}")  # fmt: skip
     if st.button("Move", key="move-document", disabled=target == current):
         resources.documents().move(source, str(target))
+        resources.audit_log().record(who(resources.settings()), "document.move", source, collection=target)
         st.session_state.flash = f"Moved {source} to {target}"
         st.rerun()

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from accounts.audit import AuditLog, Who, record_settings
 from accounts.chats import ChatStore
 from accounts.collections import Collections
 from accounts.users import UserStore
@@ -12,11 +13,33 @@ from ingest.jobs import JobQueue, Worker
 from rag.models import quiet_model_loading
 from rag.pipeline import RagPipeline
 from rag.settings import Settings
+from records.activity import ActivityLog
 
 
 @st.cache_resource
 def settings() -> Settings:
     return Settings()
+
+
+@st.cache_resource
+def audit_log() -> AuditLog:
+    return AuditLog(settings().app_db)
+
+
+@st.cache_resource(show_spinner=False)
+def started() -> bool:
+    """Once per app process: JSON logs, metrics on RAG_METRICS_PORT, and the settings it runs with audited."""
+    import socket
+
+    from rag.observe.logs import setup_logging
+    from rag.observe.metrics import serve_metrics
+
+    s = settings()
+    setup_logging(s, "app")
+    if s.metrics_port is not None:
+        serve_metrics(s.metrics_host, s.metrics_port)
+    record_settings(audit_log(), Who("system", socket.gethostname()), s.public_dump(), "app")
+    return True
 
 
 @st.cache_resource(show_spinner="Loading the models (first start only)...")
@@ -32,6 +55,12 @@ def users() -> UserStore:
     if s.admin_password is not None:
         store.ensure_admin(s.admin_password.get_secret_value())
     return store
+
+
+@st.cache_resource
+def activity() -> ActivityLog:
+    s = settings()
+    return ActivityLog(s.app_db, s.activity_days, s.feedback_text, s.pii_region)
 
 
 @st.cache_resource

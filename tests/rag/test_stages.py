@@ -2,6 +2,7 @@
 (Chroma, bm25s, the prompt packing, the decide stage). tests/rag/test_pipeline.py runs the same path on the real
 models."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def test_a_question_is_answered_from_its_passage_with_the_sources_and_the_ground
 
 def test_nothing_relevant_abstains_without_the_model(parts: Components) -> None:
     result = RagPipeline(parts).answer("Who won the 2018 FIFA World Cup?").result()
+    assert re.fullmatch(r"[0-9a-f]{16}", result.pop("id"))  # the answer's id: its log lines and ratings name it
     assert result == {"answer": ABSTAIN_ANSWER, "abstained": True, "refused": False, "sources": [], "mode": "generated",
                       "guard": [], "citations": []}  # fmt: skip
     assert generator_of(parts).streamed == [] and generator_of(parts).read == []

@@ -2,14 +2,17 @@
 
 import time
 
+from rag.observe.logs import request_scope
 from rag.settings import ABSTAIN_ANSWER
 from rag.types import Answer, Chunk, Hit, Source, Turn
 
 
 def test_the_json_of_rag_ask_has_exactly_the_contract_fields() -> None:
     source = Source.from_hit(Hit(Chunk("Forty euros.", "a.pdf", 0, page=3), 0.612345))
-    result = Answer("q", [source], iter(["It costs ", "40 euros."]), False, time.perf_counter()).result()
+    with request_scope("req-0001"):  # the answer takes the id of the request it answers
+        result = Answer("q", [source], iter(["It costs ", "40 euros."]), False, time.perf_counter()).result()
     assert result == {
+        "id": "req-0001",
         "answer": "It costs 40 euros.",
         "abstained": False,
         "refused": False,

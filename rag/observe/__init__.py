@@ -1,0 +1,2 @@
+"""Watching the product run: structured JSON logs with a request id (logs.py) and Prometheus metrics
+(metrics.py)."""

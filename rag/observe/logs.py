@@ -1,0 +1,97 @@
+"""Structured logs: one JSON object per line on stderr, from every process (app, API, workers, CLIs), with the
+request id of the question or HTTP request being served, so one answer can be followed from retrieval to the
+last token across threads.
+
+No question, answer or document text is logged unless RAG_LOG_INTERACTIONS allows it (`text_fields`).
+"""
+
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from rag.settings import Settings
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_NOISY = ("httpx", "httpcore", "urllib3", "chromadb", "sentence_transformers", "filelock", "asyncio")
+FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@contextmanager
+def request_scope(request_id: str | None = None) -> Iterator[str]:
+    """Everything logged inside (in this thread, and in threads started with its context) carries this id."""
+    rid = request_id or new_request_id()
+    token = _request_id.set(rid)
+    try:
+        yield rid
+    finally:
+        _request_id.reset(token)
+
+
+class _AddContext(logging.Filter):
+    """Puts the request id and the process role on every record (a record's own request_id wins: work done in
+    another thread, such as the generation engine's, passes it explicitly)."""
+
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self.process = process
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = _request_id.get()
+        record.process_role = self.process
+        return True
+
+
+def setup_logging(settings: Settings | None, process: str, default_level: str = "INFO") -> None:
+    """JSON lines on stderr at RAG_LOG_LEVEL (else `default_level`: INFO for services, WARNING for one-shot
+    commands, whose output is their answer). Safe to call again: the handler is replaced, not added twice."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_docqa", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._docqa = True  # type: ignore[attr-defined]
+    handler.setFormatter(
+        JsonFormatter(FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+    )
+    handler.addFilter(_AddContext(process))
+    root.addHandler(handler)
+    root.setLevel((settings.log_level if settings else None) or default_level)
+    for name in _NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def setup_command_logging(command: str) -> None:
+    """For `python -m rag|ingest|eval|finetune`: WARNING and above unless RAG_LOG_LEVEL says otherwise (invalid
+    settings are reported by the command itself, with what to fix)."""
+    try:
+        settings: Settings | None = Settings()
+    except ValueError:
+        settings = None
+    setup_logging(settings, command, "WARNING")
+
+
+def text_fields(settings: Settings, **texts: str) -> dict[str, Any]:
+    """The question/answer fields a log line may carry: none by default, personal data removed with
+    RAG_LOG_INTERACTIONS=redacted, as they are with `full`."""
+    if settings.log_interactions == "off":
+        return {}
+    if settings.log_interactions == "redacted":
+        from rag.safety.pii import redact
+
+        return {name: redact(text, settings.pii_region)[0] for name, text in texts.items()}
+    return dict(texts)
