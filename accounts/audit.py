@@ -93,12 +93,25 @@ class AuditLog:
         return found[0] if found else None
 
 
+def record_command(app_db: Path, action: str, target: str = "", **detail: Any) -> None:
+    """An action done from the command line, by the operating-system user at it."""
+    AuditLog(app_db).record(command_line(), action, target, **detail)
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading =, +, - or @ (a document's name, say) is not run as a
+    formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def to_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     for row in rows:
-        writer.writerow(row | {"detail": json.dumps(row["detail"], sort_keys=True)})
+        writer.writerow({name: _cell(json.dumps(row[name], sort_keys=True) if name == "detail" else row[name])
+                         for name in COLUMNS})  # fmt: skip
     return out.getvalue()
 
 

@@ -3,10 +3,11 @@ and which groups may read which collection (accounts/collections.py)."""
 
 import json
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from accounts.audit import record_command
 from accounts.collections import EVERYONE, CollectionError, Collections
 from rag.settings import Settings
 
@@ -21,12 +22,14 @@ def _collections() -> Collections:
     return Collections(Settings().app_db)
 
 
-def _run(action: Callable[[], object], done: str) -> None:
+def _run(action: Callable[[], object], done: str, audited: str, target: str, **detail: Any) -> None:
+    """Do `action`, then record it in the audit trail as `audited` on `target`."""
     try:
         action()
     except CollectionError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
+    record_command(Settings().app_db, audited, target, **detail)
     typer.echo(done)
 
 
@@ -43,7 +46,8 @@ def create(
         for group in grant or []:
             store.grant(name, group)
 
-    _run(make, f"Created collection '{name}'" + (f", readable by {', '.join(grant)}" if grant else ""))
+    done = f"Created collection '{name}'" + (f", readable by {', '.join(grant)}" if grant else "")
+    _run(make, done, "collection.create", name, groups=grant or [])
 
 
 @collections.command("list")
@@ -68,13 +72,21 @@ def list_collections(as_json: Annotated[bool, typer.Option("--json", help="Print
 @collections.command("grant")
 def grant(name: Name, group: Group) -> None:
     """Let a group read a collection."""
-    _run(lambda: _collections().grant(name, group), f"'{group}' may read '{name}'")
+    _run(
+        lambda: _collections().grant(name, group), f"'{group}' may read '{name}'", "collection.grant", name, group=group
+    )
 
 
 @collections.command("revoke")
 def revoke(name: Name, group: Group) -> None:
     """Take a group's access to a collection away (at once: its next question no longer searches it)."""
-    _run(lambda: _collections().revoke(name, group), f"'{group}' may no longer read '{name}'")
+    _run(
+        lambda: _collections().revoke(name, group),
+        f"'{group}' may no longer read '{name}'",
+        "collection.revoke",
+        name,
+        group=group,
+    )
 
 
 @collections.command("delete")
@@ -83,19 +95,19 @@ def delete(name: Name) -> None:
     from rag.store import open_store
 
     held = len(open_store(Settings()).documents_in([name]))
-    _run(lambda: _collections().delete(name, held), f"Deleted collection '{name}'")
+    _run(lambda: _collections().delete(name, held), f"Deleted collection '{name}'", "collection.delete", name)
 
 
 @groups.command("add")
 def group_add(group: Group) -> None:
     """Create a group."""
-    _run(lambda: _collections().add_group(group), f"Created group '{group}'")
+    _run(lambda: _collections().add_group(group), f"Created group '{group}'", "group.create", group)
 
 
 @groups.command("remove")
 def group_remove(group: Group) -> None:
     """Delete a group (its members lose what it was granted)."""
-    _run(lambda: _collections().remove_group(group), f"Deleted group '{group}'")
+    _run(lambda: _collections().remove_group(group), f"Deleted group '{group}'", "group.remove", group)
 
 
 @groups.command("join")
@@ -106,13 +118,25 @@ def group_join(group: Group, user: Annotated[str, typer.Argument(help="A user na
     if UserStore(Settings().app_db).get(user) is None:
         typer.echo(f"error: no user named '{user}'", err=True)
         raise typer.Exit(1)
-    _run(lambda: _collections().add_member(group, user), f"'{user}' is in group '{group}'")
+    _run(
+        lambda: _collections().add_member(group, user),
+        f"'{user}' is in group '{group}'",
+        "group.join",
+        group,
+        user=user,
+    )
 
 
 @groups.command("leave")
 def group_leave(group: Group, user: Annotated[str, typer.Argument(help="A user name.")]) -> None:
     """Take a user out of a group."""
-    _run(lambda: _collections().remove_member(group, user), f"'{user}' left group '{group}'")
+    _run(
+        lambda: _collections().remove_member(group, user),
+        f"'{user}' left group '{group}'",
+        "group.leave",
+        group,
+        user=user,
+    )
 
 
 @groups.command("list")

@@ -197,6 +197,28 @@ def make_set_command(
     typer.echo(f"{len(items)} questions -> {out}")
 
 
+@app.command("feedback-set")
+def feedback_set(
+    out: Annotated[Path, typer.Option(help="Where to write the eval set (JSONL).")],
+    seed_out: Annotated[
+        Path | None, typer.Option(help="Also write corrected answers as fine-tuning seed examples (JSONL).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only ratings from this date on (ISO).")] = None,
+) -> None:
+    """Turn readers' ratings of answers into an eval set (rated-up answers and readers' corrections become
+    references) and, with --seed-out, corrections into seed examples for `python -m finetune`."""
+    from eval.feedback import write_feedback_set
+    from records.activity import ActivityLog
+
+    settings = Settings()
+    ratings = ActivityLog(settings.app_db).ratings(since)
+    if not ratings:
+        typer.echo("error: no ratings yet (readers rate answers with the thumbs on the Ask page)", err=True)
+        raise typer.Exit(1)
+    counts = write_feedback_set(ratings, out, seed_out)
+    typer.echo(json.dumps(counts))
+
+
 COLUMNS = ["questions", "f1", "key", "grounded", "echo", "false_abstention", "abstention", "latency_p50_s"]
 
 

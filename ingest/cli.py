@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from accounts.audit import record_command
 from ingest.index import IngestResult
 from ingest.loaders import LoadError, is_supported
 from rag.settings import Settings
@@ -104,6 +105,10 @@ def add(
                 results.append(outcome)
                 keep_original(settings.originals_dir, source, paths_of[source], indexer.store.document(source))
             progress.advance(files)
+    for result in results:
+        if result.status != "unchanged":
+            record_command(settings.app_db, f"document.{'add' if result.status == 'added' else 'update'}",
+                           result.source, chunks=result.chunks, collection=collection)  # fmt: skip
     for problem in problems:
         err_console.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
     typer.echo(summary(results, len(problems), batch.skipped, time.perf_counter() - started))
@@ -140,9 +145,11 @@ def delete(source: Annotated[str, typer.Argument(help="The document's source nam
     """Remove a document: its chunks, its keyword-index entries and the uploaded original kept for it."""
     from ingest.documents import DocumentService
 
-    if not DocumentService.from_settings(Settings()).delete(source):
+    settings = Settings()
+    if not DocumentService.from_settings(settings).delete(source):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
+    record_command(settings.app_db, "document.delete", source)
     typer.echo(f"Deleted {source}")
 
 
@@ -162,6 +169,7 @@ def move(
     if not open_store(settings).move_document(source, collection):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
+    record_command(settings.app_db, "document.move", source, collection=collection)
     typer.echo(f"Moved {source} to {collection}")
 
 

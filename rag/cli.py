@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from accounts.audit import record_command
 from accounts.cli import collections, groups
 from rag.adapter import AdapterError
 from rag.models import ModelNotFoundError, quiet_model_loading
@@ -150,6 +151,7 @@ def users_add(
     """Create a user (asks for the password twice)."""
     store = _user_store()
     _run(lambda: store.add(name, _password(password_stdin), role))  # type: ignore[arg-type]
+    record_command(Settings().app_db, "user.add", name, role=role)
     typer.echo(f"Added {role} '{name}'")
 
 
@@ -158,6 +160,7 @@ def users_passwd(name: Annotated[str, typer.Argument()], password_stdin: Passwor
     """Set a user's password (signs the user out everywhere and lets every client try again at once)."""
     store = _user_store()
     _run(lambda: store.set_password(name, _password(password_stdin)))
+    record_command(Settings().app_db, "user.password", name)
     typer.echo(f"Password of '{name}' changed")
 
 
@@ -168,6 +171,7 @@ def users_role(
     """Change a user's role (takes effect in the app at the user's next click)."""
     store = _user_store()
     _run(lambda: store.set_role(name, role))  # type: ignore[arg-type]
+    record_command(Settings().app_db, "user.role", name, role=role)
     typer.echo(f"'{name}' is now {role}")
 
 
@@ -181,6 +185,7 @@ def users_remove(name: Annotated[str, typer.Argument()]) -> None:
     _run(lambda: store.remove(name))
     Collections(Settings().app_db).forget_user(name)
     ChatStore(Settings().app_db).delete_all(name)  # a new user of that name must not find them
+    record_command(Settings().app_db, "user.remove", name)
     typer.echo(f"Removed '{name}'")
 
 
@@ -219,6 +224,28 @@ def api(
     uvicorn.run(make_api(service), host=host, port=port, log_level="warning", timeout_keep_alive=5)
 
 
+@app.command()
+def audit(
+    since: Annotated[str | None, typer.Option(help="From this date or time on (ISO, e.g. 2026-11-30).")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only this user (or cli:NAME).")] = None,
+    action: Annotated[str | None, typer.Option(help="Only actions starting with this (e.g. sign_in).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows, newest first.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """The audit trail: sign-ins, uploads, deletes, user, key and access changes, who did them and from where."""
+    from accounts.audit import AuditLog, to_csv
+
+    rows = AuditLog(Settings().app_db).rows(since, actor, action, limit)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+    elif as_csv:
+        typer.echo(to_csv(rows), nl=False)
+    else:
+        for row in rows:
+            typer.echo(f"{row['at']}  {row['actor']:20} {row['action']:24} {row['target']}  ({row['origin']})")
+
+
 keys = typer.Typer(help="API keys (sent as `Authorization: Bearer KEY`).", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 
@@ -243,6 +270,7 @@ def keys_create(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     role = _user_store().get(user).role  # type: ignore[union-attr]
+    record_command(Settings().app_db, "key.create", record.id, user=user)
     if as_json:
         typer.echo(json.dumps({"key": key, "id": record.id, "user": user, "role": role}))
         return
@@ -272,6 +300,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`keys 
     except ApiKeyError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
+    record_command(Settings().app_db, "key.revoke", key_id)
     typer.echo(f"Revoked {key_id}")
 
 

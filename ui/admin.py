@@ -8,6 +8,7 @@ from rag.types import DEFAULT_COLLECTION
 from ui import resources
 from ui.auth import current_user, refresh_session, who
 from ui.collections import collections_section, move_control
+from ui.operations import activity_section, audit_section
 from ui.safety import guardrails_section
 from ui.text import plain
 
@@ -132,6 +133,8 @@ def render() -> None:
     documents_section()
     collections_section()
     guardrails_section()
+    activity_section()
+    audit_section()
     models_section()
 
 

@@ -1,10 +1,12 @@
-"""The Reports page (admins): evaluation runs from `python -m eval run` / `schedule`, the latest report, trends."""
+"""The Reports page (admins): readers' ratings of answers, and evaluation runs from `python -m eval run` / `schedule`
+with the latest report and trends."""
 
 from pathlib import Path
 
 import streamlit as st
 import streamlit.components.v1 as components
 
+from records.activity import good_share_by_day, worst_rated
 from records.eval_history import TREND_METRICS, History
 from ui import resources
 from ui.auth import current_user
@@ -16,6 +18,33 @@ def render() -> None:
         st.error("This page is for admins.")
         st.stop()
     st.title("Reports")
+    feedback_section()
+    evaluation_section()
+
+
+def feedback_section() -> None:
+    """Readers' ratings: the share of good answers per day, and the answers rated down most."""
+    st.header("Readers' ratings")
+    ratings = resources.activity().ratings()
+    if not ratings:
+        st.caption("No ratings yet: readers rate answers with the thumbs under each answer on the Ask page.")
+        return
+    good = sum(r["rating"] > 0 for r in ratings)
+    st.metric("Good answers", f"{good / len(ratings):.0%}", help=f"{good} of {len(ratings)} ratings")
+    st.line_chart(good_share_by_day(ratings), x="day", y="good")
+    worst = worst_rated(ratings)
+    if worst:
+        st.subheader("Rated down most")
+        st.dataframe(
+            [w | {"comments": " | ".join(w["comments"])} for w in worst],
+            hide_index=True,
+            column_order=["down", "question", "answer", "comments", "last"],
+        )
+    st.caption("Turn ratings into an eval set: `python -m eval feedback-set --out feedback.jsonl`.")
+
+
+def evaluation_section() -> None:
+    st.header("Evaluation runs")
     history = History(resources.settings().data_dir / "eval_history.db")
     runs = history.runs()
     if not runs:
