@@ -174,6 +174,37 @@ def move(
 
 
 @app.command()
+def worker(
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port.")] = None,
+) -> None:
+    """Run an ingestion worker without the app: it takes uploaded files' jobs from the shared queue until stopped
+    (Ctrl+C or SIGTERM lets the job at hand finish first). Run as many as you like, on any host sharing the
+    data dir's database and store."""
+    import signal
+    import threading
+
+    from ingest.jobs import JobQueue, Worker
+    from rag.models import quiet_model_loading
+    from rag.observe.logs import setup_logging
+    from rag.observe.metrics import serve_metrics
+
+    settings = Settings()
+    setup_logging(settings, "worker")
+    if metrics_port is not None:
+        serve_metrics(settings.metrics_host, metrics_port)
+    quiet_model_loading()
+    running = Worker.from_settings(settings, JobQueue(settings.app_db))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    running.start()
+    typer.echo(f"Ingestion worker {running.id} on {settings.data_dir} (Ctrl+C to stop)", err=True)
+    stop.wait()
+    running.stop()
+    running.join()
+
+
+@app.command()
 def reembed() -> None:
     """Embed every stored chunk again with RAG_EMBEDDING_MODEL (after changing the embedder, e.g. to a
     fine-tuned one). The old vectors stay in use until the new ones are complete."""

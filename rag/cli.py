@@ -246,6 +246,42 @@ def audit(
             typer.echo(f"{row['at']}  {row['actor']:20} {row['action']:24} {row['target']}  ({row['origin']})")
 
 
+@app.command("backup")
+def backup_command(target: Annotated[Path, typer.Argument(help="A new or empty folder for the backup.")]) -> None:
+    """Copy the databases, the documents (chunks and vectors) and the originals into TARGET, consistently, while
+    the app runs."""
+    from rag.backup import BackupError, backup
+    from rag.store import open_store
+
+    settings = Settings()
+    try:
+        manifest = backup(settings, open_store(settings), target)
+    except BackupError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    record_command(settings.app_db, "backup.create", str(target.resolve()), documents=manifest["documents"])
+    typer.echo(f"Backed up {manifest['documents']} documents ({manifest['chunks']} chunks), "
+               f"{manifest['originals']} originals and {', '.join(manifest['databases']) or 'no database'} "
+               f"to {target}")  # fmt: skip
+
+
+@app.command("restore")
+def restore_command(source: Annotated[Path, typer.Argument(help="A folder `rag backup` wrote.")]) -> None:
+    """Restore a backup into an empty RAG_DATA_DIR (and store); then start the app on that data dir."""
+    from rag.backup import BackupError, restore
+    from rag.store import open_store
+
+    settings = Settings()
+    try:
+        manifest = restore(settings, open_store(settings), source)
+    except BackupError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    record_command(settings.app_db, "backup.restore", str(source.resolve()), created_at=manifest["created_at"])
+    typer.echo(f"Restored {manifest['documents']} documents from the backup of {manifest['created_at']} "
+               f"into {settings.data_dir}")  # fmt: skip
+
+
 keys = typer.Typer(help="API keys (sent as `Authorization: Bearer KEY`).", no_args_is_help=True)
 app.add_typer(keys, name="keys")
 

@@ -215,8 +215,9 @@ class RagPipeline:
             metrics.FIRST_TOKEN_SECONDS.observe(answer.first_token_s)
         if answer.new_tokens:
             metrics.GENERATED_TOKENS.observe(answer.new_tokens)
+        first = None if answer.first_token_s is None else round(answer.first_token_s, 3)
         details = {"request_id": answer.request_id, "outcome": metrics.outcome(answer.abstained, answer.refused),
-                   "mode": answer.mode, "seconds": round(seconds, 3), "first_token_s": answer.first_token_s,
+                   "mode": answer.mode, "seconds": round(seconds, 3), "first_token_s": first,
                    "generated_tokens": answer.new_tokens, "sources": len(answer.sources),
                    "guard": answer.guard}  # fmt: skip
         log.info("answered", extra=details | text_fields(self.settings, question=answer.question, answer=answer.text))

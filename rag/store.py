@@ -136,6 +136,8 @@ class Store(Protocol):
 
     def bind(self, embedder_name: str, dimension: int) -> None: ...
 
+    def binding(self) -> tuple[str, int] | None: ...
+
     def documents(self) -> list[Document]: ...
 
     def document(self, source: str) -> Document | None: ...
@@ -226,6 +228,11 @@ class ChromaStore:
                 f"but the settings use '{embedder_name}' ({dimension} dims). Set RAG_EMBEDDING_MODEL back, "
                 "or re-embed the stored chunks with the new one: `python -m ingest reembed`."
             )
+
+    def binding(self) -> tuple[str, int] | None:
+        """The embedder (name, dimension) the stored vectors came from; None for a store never written to."""
+        found = self.chunks.metadata or {}
+        return (str(found["embedder"]), int(found["dimension"])) if "embedder" in found else None
 
     # Catalog ---------------------------------------------------------------------------------------------
 

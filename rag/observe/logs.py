@@ -18,8 +18,8 @@ from pythonjsonlogger.json import JsonFormatter
 from rag.settings import Settings
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-_NOISY = ("httpx", "httpcore", "urllib3", "chromadb", "sentence_transformers", "filelock", "asyncio")
-FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_NOISY = ("bm25s", "httpx", "httpcore", "urllib3", "chromadb", "sentence_transformers", "filelock", "asyncio")
+FIELDS = "%(levelname)s %(name)s %(message)s"
 
 
 def current_request_id() -> str | None:
@@ -66,7 +66,7 @@ def setup_logging(settings: Settings | None, process: str, default_level: str = 
     handler = logging.StreamHandler(sys.stderr)
     handler._docqa = True  # type: ignore[attr-defined]
     handler.setFormatter(
-        JsonFormatter(FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+        JsonFormatter(FIELDS, rename_fields={"levelname": "level", "name": "logger"}, timestamp="time")
     )
     handler.addFilter(_AddContext(process))
     root.addHandler(handler)

@@ -1,0 +1,118 @@
+"""`python -m rag backup DIR` / `restore DIR`: a consistent copy of everything the product keeps, and back.
+
+    app.db, eval_history.db   SQLite's online backup API: a consistent snapshot while other processes write
+    store.jsonl               every committed document with its chunks and vectors, read through the Store (so it
+                              works the same for the embedded store and a Chroma server); a document replaced
+                              while the backup runs is taken in the version the catalog named, or left out
+    originals/                the uploaded files, as kept for previews, downloads and re-ingestion
+    manifest.json             what was copied, the embedder the vectors came from, and counts
+
+Left out: models (provisioned again by `make run`), page previews (a cache), the keyword index (rebuilt from
+the chunks on restore). A restore goes into an empty data dir and store only, so it never mixes two states.
+"""
+
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.keyword import KeywordIndex
+from rag.settings import Settings
+from rag.store import Store, chunk_id
+from rag.types import Chunk, Document
+
+FORMAT = 1
+DATABASES = ("app.db", "eval_history.db")
+
+
+class BackupError(RuntimeError):
+    """A backup or restore that cannot be done as asked; the message says why and what to do."""
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
+        live.backup(copy)
+
+
+def _document_records(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
+    """One record per committed document (its chunks with their vectors) and the sources left out."""
+    records, skipped = [], []
+    for document in store.documents():
+        ids = [chunk_id(document.source, document.sha256, i) for i in range(document.chunks)]
+        found = store.chunks_by_id(ids)
+        if len(found) != len(ids):  # replaced or deleted while we read it
+            skipped.append(document.source)
+            continue
+        chunks = [found[i] for i in ids]
+        records.append({"document": asdict(document), "chunks": [asdict(c) for c, _ in chunks],
+                        "vectors": [v.astype(np.float32).tolist() for _, v in chunks]})  # fmt: skip
+    return records, skipped
+
+
+def backup(settings: Settings, store: Store, target: Path) -> dict[str, Any]:
+    """Write a backup into `target` (a new or empty folder); the manifest."""
+    if target.exists() and any(target.iterdir()):
+        raise BackupError(f"{target} is not empty: back up into a new folder (e.g. one named by the date).")
+    target.mkdir(parents=True, exist_ok=True)
+    databases = []
+    for name in DATABASES:
+        if (settings.data_dir / name).is_file():
+            _copy_sqlite(settings.data_dir / name, target / name)
+            databases.append(name)
+    records, skipped = _document_records(store)
+    with (target / "store.jsonl").open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    originals = 0
+    if settings.originals_dir.is_dir():
+        shutil.copytree(settings.originals_dir, target / "originals")
+        originals = sum(1 for p in (target / "originals").rglob("*") if p.is_file())
+    binding = store.binding()
+    manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "databases": databases, "documents": len(records), "chunks": sum(len(r["chunks"]) for r in records),
+                "left_out": skipped, "originals": originals, "collection": settings.collection,
+                "embedder": binding[0] if binding else None, "dimension": binding[1] if binding else None}  # fmt: skip
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def _manifest(source: Path) -> dict[str, Any]:
+    path = source / "manifest.json"
+    if not path.is_file():
+        raise BackupError(f"{source} is not a backup (no manifest.json): name the folder `rag backup` wrote.")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{source} has backup format {manifest.get('format')}; this version reads {FORMAT}.")
+    return manifest
+
+
+def restore(settings: Settings, store: Store, source: Path) -> dict[str, Any]:
+    """Restore the backup in `source` into the settings' (empty) data dir and store; the manifest."""
+    manifest = _manifest(source)
+    occupied = [name for name in DATABASES if (settings.data_dir / name).exists()]
+    if occupied or not store.is_empty() or settings.originals_dir.exists():
+        raise BackupError(
+            f"The data dir {settings.data_dir} (or its store) is not empty ({', '.join(occupied) or 'documents'}): "
+            "restore into a new RAG_DATA_DIR (and an empty Chroma collection), then point the app at it."
+        )
+    if manifest["embedder"] is not None:
+        store.bind(manifest["embedder"], int(manifest["dimension"]))  # the vectors' embedder travels with them
+    with (source / "store.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            document = Document(**record["document"])
+            chunks = [Chunk(**c) for c in record["chunks"]]
+            store.put_documents([(document, chunks, np.asarray(record["vectors"], dtype=np.float32))])
+    if (source / "originals").is_dir():
+        shutil.copytree(source / "originals", settings.originals_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for name in manifest["databases"]:
+        _copy_sqlite(source / name, settings.data_dir / name)
+    KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b).sync(store)
+    return manifest
