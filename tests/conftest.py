@@ -1,5 +1,6 @@
 """Shared fixtures: real models loaded once per session, a real handbook PDF, a store with it ingested."""
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +31,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's RAG_* variables or .env (each test builds its own Settings)."""
+def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never read the developer's RAG_* variables or .env (each test builds its own Settings), and the
+    JSON log handler an app or API run in this process installs (rag/observe/logs.py) goes with the test."""
     for name in list(os.environ):
         if name.startswith("RAG_"):
             monkeypatch.delenv(name)
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_docqa", False)]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

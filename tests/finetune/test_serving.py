@@ -52,7 +52,7 @@ def test_the_pipeline_answers_with_the_adapter(trained_adapter: Path, handbook_s
     pipeline = RagPipeline.from_settings(handbook_settings.model_copy(update={"adapter": trained_adapter}))
     result = pipeline.answer("How much does a monthly parking permit cost?", max_new_tokens=24).result()
     assert "adapter" in pipeline.generator.name
-    assert set(result) == {"answer", "abstained", "refused", "sources", "mode", "guard", "citations"}
+    assert set(result) == {"id", "answer", "abstained", "refused", "sources", "mode", "guard", "citations"}
     assert result["sources"][0]["page"] == 3
 
 

@@ -22,7 +22,7 @@ def test_ask_json_matches_the_contract(handbook_env: dict[str, str]) -> None:
     result = ask(handbook_env, "How much does a monthly parking permit cost?")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) == {"answer", "abstained", "refused", "sources", "mode", "guard", "citations"}
+    assert set(answer) == {"id", "answer", "abstained", "refused", "sources", "mode", "guard", "citations"}
     cited = {n for citation in answer["citations"] for n in citation["sources"]}
     assert cited and cited <= set(range(1, len(answer["sources"]) + 1))  # markers point at listed sources
     assert answer["mode"] in ("generated", "quoted")

@@ -24,7 +24,7 @@ from tests.app.test_browser import free_port
 from tests.helpers import HANDBOOK_FACTS, make_settings
 
 REPO = Path(__file__).resolve().parents[2]
-CONTRACT = {"answer": str, "abstained": bool, "refused": bool, "sources": list, "mode": str, "cached": bool,
+CONTRACT = {"id": str, "answer": str, "abstained": bool, "refused": bool, "sources": list, "mode": str, "cached": bool,
             "guard": list, "citations": list}  # fmt: skip
 SOURCE_FIELDS = {"source", "page", "score", "text"}
 ENV = {
@@ -51,11 +51,18 @@ class Api:
         return self.keys.create("rob")[0]
 
 
+def log_file(data_dir: Path) -> Path:
+    """Where the server's stderr (its JSON log lines) goes: a file, since a pipe nobody reads fills and blocks."""
+    return data_dir.parent / "api-stderr.log"
+
+
 def start_api(data_dir: Path, models_dir: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = os.environ | {"RAG_DATA_DIR": str(data_dir), "RAG_MODELS_DIR": str(models_dir)} | extra_env
     command = [sys.executable, "-m", "rag", "api", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with log_file(data_dir).open("wb") as stderr:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and server.poll() is None:
@@ -65,7 +72,7 @@ def start_api(data_dir: Path, models_dir: Path, extra_env: dict[str, str]) -> tu
         except httpx.HTTPError:
             time.sleep(0.5)
     server.kill()
-    raise RuntimeError(f"the API did not start: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+    raise RuntimeError(f"the API did not start: {log_file(data_dir).read_text(errors='replace')[-2000:]}")
 
 
 @pytest.fixture(scope="module")
