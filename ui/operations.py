@@ -54,5 +54,7 @@ def audit_section() -> None:
         st.caption("Nothing recorded for these filters.")
         return
     table = [row | {"detail": json.dumps(row["detail"], ensure_ascii=False)} for row in rows]  # shown as text
-    st.dataframe(table, hide_index=True, column_order=COLUMNS, key="audit-table")
-    st.download_button("Export CSV", to_csv(rows), file_name="audit.csv", mime="text/csv", key="audit-csv")
+    st.dataframe(table, hide_index=True, column_order=COLUMNS)
+    # made when clicked: a file made with the page would be gone once the jobs section refreshes itself
+    export = lambda: to_csv(audit.rows(since.isoformat() if since else None, actor, action, limit=100_000))  # noqa: E731
+    st.download_button("Export CSV", export, file_name="audit.csv", mime="text/csv", key="audit-csv", on_click="ignore")

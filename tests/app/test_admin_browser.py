@@ -2,13 +2,17 @@
 an admin uploads a PDF and a DOCX, watches the jobs finish, sees and deletes documents; readers and anonymous
 visitors never get the Admin page; a reader's answer cites the uploaded PDF."""
 
+import csv
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 
+from accounts.audit import AuditLog
 from accounts.users import UserStore
 from tests.app.test_browser import CHROMIUM_ARGS, streamlit_app
 from tests.helpers import write_docx
@@ -19,11 +23,15 @@ UPLOADER = '[data-testid="stFileUploader"]'
 
 @pytest.fixture
 def empty_app(tmp_path: Path, models_dir: Path) -> Iterator[str]:
-    data = tmp_path / "data"
+    data = empty_app_data(tmp_path)
     UserStore(data / "app.db").add("rita", "reader-pass-1", "reader")
     env = {"RAG_DATA_DIR": str(data), "RAG_MODELS_DIR": str(models_dir), "RAG_ADMIN_PASSWORD": "admin-pass-1"}
     with streamlit_app(env) as url:
         yield url
+
+
+def empty_app_data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
 
 
 def sign_in(page: Page, name: str, password: str) -> None:
@@ -52,6 +60,19 @@ def attach(page: Page, files: list[Path]) -> None:
     raise AssertionError(f"the uploader never showed {[f.name for f in files]}")
 
 
+def download(page: Page, button: str) -> str:
+    """The text of the file a download button gives; clicked again if a rerun of the page (the jobs section
+    refreshes itself) swallowed the click."""
+    for _ in range(5):
+        try:
+            with page.expect_download(timeout=20_000) as started:
+                page.get_by_role("button", name=button).click()
+            return Path(started.value.path()).read_text(encoding="utf-8")
+        except PlaywrightError:
+            continue
+    raise AssertionError(f"{button} gave no file")
+
+
 def admin_link(page: Page) -> object:
     return page.locator('[data-testid="stSidebarNav"]').get_by_text("Admin")
 
@@ -71,6 +92,11 @@ def test_admin_uploads_and_manages_documents_readers_cannot(empty_app: str, hand
         expect(page.get_by_role("heading", name="Admin")).to_have_count(0)
         expect(page.locator(UPLOADER)).to_have_count(0)
 
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_role("textbox", name="User name").fill("rita")
+        sidebar.get_by_role("textbox", name="Password").fill("not-her-password")
+        sidebar.get_by_role("button", name="Sign in").click()
+        expect(sidebar.get_by_text("Wrong user name or password.")).to_be_visible(timeout=LONG)
         sign_in(page, "rita", "reader-pass-1")
         expect(admin_link(page)).to_have_count(0)  # type: ignore[attr-defined]
         expect(page.locator(UPLOADER)).to_have_count(0)
@@ -97,6 +123,7 @@ def test_admin_uploads_and_manages_documents_readers_cannot(empty_app: str, hand
         page.get_by_role("button", name="Delete").click()
         expect(page.get_by_text("Deleted office-guide.docx")).to_be_visible(timeout=LONG)
         expect(page.locator('[data-testid="stTable"]').first).not_to_contain_text("office-guide.docx", timeout=LONG)
+        exported = list(csv.DictReader(io.StringIO(download(page, "Export CSV"))))
         sign_out(page)
 
         sign_in(page, "rita", "reader-pass-1")
@@ -108,3 +135,18 @@ def test_admin_uploads_and_manages_documents_readers_cannot(empty_app: str, hand
         sources.click()
         expect(page.get_by_text("handbook.pdf, page 3").last).to_be_visible()
         browser.close()
+    trail = [(row["actor"], row["action"], row["target"]) for row in reversed(exported)]
+    assert trail == [
+        ("system", "settings.changed", "app"),
+        ("anonymous", "sign_in.failed", "rita"),
+        ("rita", "sign_in.ok", "rita"),
+        ("rita", "sign_out", "rita"),
+        ("admin", "sign_in.ok", "admin"),
+        ("admin", "document.upload", "handbook.pdf"),
+        ("admin", "document.upload", "office-guide.docx"),
+        ("admin", "document.delete", "office-guide.docx"),
+    ]
+    assert all(row["origin"] for row in exported) and all(row["at"] for row in exported)
+    data = Path(empty_app_data(tmp_path))
+    later = [(r["actor"], r["action"]) for r in reversed(AuditLog(data / "app.db").rows())][len(trail) :]
+    assert later == [("admin", "sign_out"), ("rita", "sign_in.ok")]
