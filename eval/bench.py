@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from eval.observability import observability_cost
 from ingest.index import Indexer
 from ingest.loaders import is_supported
 from rag.backends import build_backend, llamacpp_installed
@@ -110,7 +111,7 @@ def bench_generation(
     messages, used = pack_context(question, hits, generator.count_tokens, budget)
     plain_seconds = transformers.plain_generate_seconds
     plain_seconds(messages, 4)  # warm up
-    pipeline_rates, bare_rates, first_tokens, new_tokens = [], [], [], 0
+    pipeline_rates, bare_rates, first_tokens, answer_seconds, new_tokens = [], [], [], [], 0
     for round_number in range(rounds):
         # Alternate which one goes first, so warm-up or frequency drift favours neither.
         order = ("pipeline", "bare") if round_number % 2 == 0 else ("bare", "pipeline")
@@ -122,6 +123,7 @@ def bench_generation(
                 for _ in answer.stream():
                     pass
                 elapsed = time.perf_counter() - started
+                answer_seconds.append(elapsed)
                 new_tokens = answer.new_tokens
                 pipeline_rates.append(new_tokens / elapsed)
                 first_tokens.append(answer.first_token_s or elapsed)
@@ -140,6 +142,7 @@ def bench_generation(
         "first_token_s_max": round(max(first_tokens), 3),
         "answer": answer.text,
         "backends": bench_backends(pipeline.settings, transformers, messages, max_new_tokens, rounds),
+        "logs_and_metrics": observability_cost(pipeline, answer, statistics.median(answer_seconds)),
     }
 
 

@@ -90,6 +90,9 @@ def bench(
     if "llamacpp_vs_transformers" in gen["backends"]:
         typer.echo(f"  llamacpp vs transformers {gen['backends']['llamacpp_vs_transformers']}x, "
                    f"vs bare generate {gen['backends']['llamacpp_vs_bare_generate']}x")  # fmt: skip
+    cost = gen["logs_and_metrics"]
+    typer.echo(f"logs+metrics {cost['per_answer_ms']:.3f} ms per answer = {cost['share_of_answer']:.3%} of "
+               f"{cost['answer_s']:.2f} s")  # fmt: skip
     typer.echo(f"peak RSS    {report['peak_rss_mb']:.0f} MB")
     typer.echo(f"meets targets: {report['meets_targets']}")
 

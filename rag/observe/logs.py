@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -56,23 +56,33 @@ class _AddContext(logging.Filter):
         return True
 
 
-def setup_logging(settings: Settings | None, process: str, default_level: str = "INFO") -> None:
+def setup_logging(
+    settings: Settings | None, process: str, default_level: str = "INFO", stream: TextIO | None = None
+) -> None:
     """JSON lines on stderr at RAG_LOG_LEVEL (else `default_level`: INFO for services, WARNING for one-shot
     commands, whose output is their answer). Safe to call again: the handler is replaced, not added twice."""
+    remove_logging()
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_docqa", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler._docqa = True  # type: ignore[attr-defined]
     handler.setFormatter(
         JsonFormatter(FIELDS, rename_fields={"levelname": "level", "name": "logger"}, timestamp="time")
     )
     handler.addFilter(_AddContext(process))
     root.addHandler(handler)
-    root.setLevel((settings.log_level if settings else None) or default_level)
+    level = (settings.log_level if settings else None) or default_level
+    root.setLevel(level)
+    handler.setLevel(level)  # also for libraries that set their own logger's level lower (bm25s)
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # "no kernels package" on every CPU start
+
+
+def remove_logging() -> None:
+    """Take the JSON handler away again (benchmarks, tests)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_docqa", False)]:
+        root.removeHandler(handler)
 
 
 def setup_command_logging(command: str) -> None:

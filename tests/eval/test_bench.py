@@ -25,6 +25,8 @@ def test_bench_reports_side_by_side_numbers(settings: Settings) -> None:
     assert 1 <= generation["new_tokens"] <= 16
     assert generation["pipeline_tok_s"] > 0 and generation["bare_generate_tok_s"] > 0
     assert generation["context_passages"] >= 1 and generation["first_token_s_p50"] > 0
+    cost = generation["logs_and_metrics"]
+    assert cost["per_answer_ms"] > 0 and 0 < cost["share_of_answer"] < 1 and cost["observations_per_answer"] > 6
     assert 100 < report["peak_rss_mb"] < 100_000
     assert set(report["meets_targets"]) == {"generation_ratio", "ingestion_ratio", "first_token_s", "peak_rss_mb"}
     assert not settings.data_dir.exists()  # the bench works in a temporary store
