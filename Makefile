@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run api test test-fast models lint bench chromium ocr clean
+.PHONY: run api worker evaluator test test-fast models lint bench chromium ocr postgres clean
 
 run: models ocr
 	$(PY) -m ingest add --if-empty docs
@@ -16,7 +16,15 @@ run: models ocr
 api: models
 	$(PY) -m rag api
 
-test: $(VENV)/.dev models chromium ocr
+# An ingestion worker without the app (several may run, on any host sharing the database and the store).
+worker: models
+	$(PY) -m ingest worker
+
+# The evaluation service: runs the evaluations the Reports page starts or schedules.
+evaluator: models
+	$(PY) -m eval scheduler
+
+test: $(VENV)/.dev models chromium ocr postgres
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
@@ -56,6 +64,11 @@ ocr:
 # The browser test drives Debian's chromium (Playwright's own browser download is not used).
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The tests of several hosts start a throwaway server from Debian's postgresql package (never the system's own).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq postgresql; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

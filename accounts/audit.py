@@ -57,8 +57,8 @@ def command_line() -> Who:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
-        self.engine = engine(path, AUDIT)
+    def __init__(self, database: Path | str) -> None:
+        self.engine = engine(database)
 
     def record(self, who: Who, action: str, target: str = "", **detail: Any) -> None:
         """Add one row (and log it: the trail is also in the process's log)."""
@@ -93,9 +93,9 @@ class AuditLog:
         return found[0] if found else None
 
 
-def record_command(app_db: Path, action: str, target: str = "", **detail: Any) -> None:
+def record_command(database: Path | str, action: str, target: str = "", **detail: Any) -> None:
     """An action done from the command line, by the operating-system user at it."""
-    AuditLog(app_db).record(command_line(), action, target, **detail)
+    AuditLog(database).record(command_line(), action, target, **detail)
 
 
 def _cell(value: Any) -> str:

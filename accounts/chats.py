@@ -3,23 +3,33 @@ Markdown with sources). Every call names the owner, and a chat is only ever foun
 user's chat id reads as no chat at all. Anonymous readers keep session-only history (nothing is saved)."""
 
 import json
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.db import connect
+from sqlalchemy import Column, Integer, String, Table, Text, delete, func, insert, select, update
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS chats (
-    id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS chats_by_owner ON chats (owner, updated_at);
-CREATE TABLE IF NOT EXISTS chat_turns (
-    chat_id TEXT NOT NULL, position INTEGER NOT NULL, turn TEXT NOT NULL, created_at TEXT NOT NULL,
-    PRIMARY KEY (chat_id, position));
-"""
+from rag.db import METADATA, engine
+
+CHATS = Table(
+    "chats",
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+TURNS = Table(
+    "chat_turns",
+    METADATA,
+    Column("chat_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("turn", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
 MAX_TITLE = 80
 
 
@@ -37,7 +47,7 @@ class Chat:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")  # orders chats used within the same second
 
 
 def title_for(question: str) -> str:
@@ -46,45 +56,38 @@ def title_for(question: str) -> str:
 
 
 class ChatStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
+    def __init__(self, database: Path | str) -> None:
+        self.engine = engine(database)
 
     def create(self, owner: str, title: str) -> Chat:
         chat = Chat(uuid.uuid4().hex, owner, title_for(title) or "New chat", _now(), _now())
-        with self._connect() as db:
-            db.execute("INSERT INTO chats VALUES (?, ?, ?, ?, ?)", (chat.id, owner, chat.title, chat.created_at,
-                                                                   chat.updated_at))  # fmt: skip
+        with self.engine.begin() as db:
+            db.execute(insert(CHATS).values(**chat.__dict__))
         return chat
 
     def chats(self, owner: str) -> list[Chat]:
         """The owner's chats, most recently used first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM chats WHERE owner = ? ORDER BY updated_at DESC, rowid DESC", (owner,))
-            return [Chat(**dict(row)) for row in rows]
+        query = select(CHATS).where(CHATS.c.owner == owner).order_by(CHATS.c.updated_at.desc())
+        with self.engine.connect() as db:
+            return [Chat(**dict(row)) for row in db.execute(query).mappings()]
 
     def get(self, owner: str, chat_id: str) -> Chat:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM chats WHERE id = ? AND owner = ?", (chat_id, owner)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(select(CHATS).where(CHATS.c.id == chat_id, CHATS.c.owner == owner)).mappings().first()
         if row is None:
             raise ChatError("no such chat")
         return Chat(**dict(row))
 
     def rename(self, owner: str, chat_id: str, title: str) -> None:
         self.get(owner, chat_id)
-        with self._connect() as db:
-            db.execute("UPDATE chats SET title = ? WHERE id = ?", (title_for(title) or "Untitled", chat_id))
+        with self.engine.begin() as db:
+            db.execute(update(CHATS).where(CHATS.c.id == chat_id).values(title=title_for(title) or "Untitled"))
 
     def delete(self, owner: str, chat_id: str) -> None:
         self.get(owner, chat_id)
-        with self._connect() as db:
-            db.execute("DELETE FROM chat_turns WHERE chat_id = ?", (chat_id,))
-            db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        with self.engine.begin() as db:
+            db.execute(delete(TURNS).where(TURNS.c.chat_id == chat_id))
+            db.execute(delete(CHATS).where(CHATS.c.id == chat_id))
 
     def delete_all(self, owner: str) -> None:
         """Everything a removed user saved."""
@@ -94,21 +97,22 @@ class ChatStore:
     def add_turn(self, owner: str, chat_id: str, turn: dict[str, Any]) -> None:
         """Append one exchange (question, answer, sources, citations ...: plain JSON values)."""
         self.get(owner, chat_id)
-        with self._connect() as db:
-            position = db.execute("SELECT COUNT(*) FROM chat_turns WHERE chat_id = ?", (chat_id,)).fetchone()[0]
-            db.execute("INSERT INTO chat_turns VALUES (?, ?, ?, ?)", (chat_id, position, json.dumps(turn), _now()))
-            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (_now(), chat_id))
+        with self.engine.begin() as db:
+            position = db.execute(select(func.count()).where(TURNS.c.chat_id == chat_id)).scalar_one()
+            row = {"chat_id": chat_id, "position": position, "turn": json.dumps(turn), "created_at": _now()}
+            db.execute(insert(TURNS).values(**row))
+            db.execute(update(CHATS).where(CHATS.c.id == chat_id).values(updated_at=_now()))
 
     def turns(self, owner: str, chat_id: str) -> list[dict[str, Any]]:
         self.get(owner, chat_id)
-        with self._connect() as db:
-            rows = db.execute("SELECT turn FROM chat_turns WHERE chat_id = ? ORDER BY position", (chat_id,))
-            return [json.loads(row["turn"]) for row in rows]
+        query = select(TURNS.c.turn).where(TURNS.c.chat_id == chat_id).order_by(TURNS.c.position)
+        with self.engine.connect() as db:
+            return [json.loads(turn) for turn in db.execute(query).scalars()]
 
     def markdown(self, owner: str, chat_id: str) -> str:
         """The chat as Markdown: each question, its answer with citation markers, and the sources listed."""
         chat = self.get(owner, chat_id)
-        lines = [f"# {chat.title}", "", f"Saved {chat.updated_at} (UTC)", ""]
+        lines = [f"# {chat.title}", "", f"Saved {chat.updated_at[:19].replace('T', ' ')} (UTC)", ""]
         for turn in self.turns(owner, chat_id):
             lines += [f"## {turn['question']}", "", turn.get("cited") or turn["answer"], ""]
             for number, source in enumerate(turn.get("sources", []), start=1):

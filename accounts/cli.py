@@ -19,7 +19,7 @@ Group = Annotated[str, typer.Argument(help=f"Group name ('{EVERYONE}': every rea
 
 
 def _collections() -> Collections:
-    return Collections(Settings().app_db)
+    return Collections(Settings().database)
 
 
 def _run(action: Callable[[], object], done: str, audited: str, target: str, **detail: Any) -> None:
@@ -29,7 +29,7 @@ def _run(action: Callable[[], object], done: str, audited: str, target: str, **d
     except CollectionError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    record_command(Settings().app_db, audited, target, **detail)
+    record_command(Settings().database, audited, target, **detail)
     typer.echo(done)
 
 
@@ -115,7 +115,7 @@ def group_join(group: Group, user: Annotated[str, typer.Argument(help="A user na
     """Put a user in a group."""
     from accounts.users import UserStore
 
-    if UserStore(Settings().app_db).get(user) is None:
+    if UserStore(Settings().database).get(user) is None:
         typer.echo(f"error: no user named '{user}'", err=True)
         raise typer.Exit(1)
     _run(

@@ -10,27 +10,39 @@ documents of those collections (inside the store's query: rag/store.py, rag/keyw
 """
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.db import connect
+from sqlalchemy import Column, String, Table, Text, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from rag.db import METADATA, engine, insert_new
 from rag.types import DEFAULT_COLLECTION
 
 DEFAULT = DEFAULT_COLLECTION
 EVERYONE = "everyone"  # a group no one joins: a grant to it lets every reader in, signed in or not
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, description TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS user_groups (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS group_members (
-    group_name TEXT NOT NULL, user_name TEXT NOT NULL, PRIMARY KEY (group_name, user_name));
-CREATE TABLE IF NOT EXISTS grants (
-    collection TEXT NOT NULL, group_name TEXT NOT NULL, PRIMARY KEY (collection, group_name));
-"""
+COLLECTIONS = Table(
+    "collections",
+    METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+GROUPS = Table("user_groups", METADATA, Column("name", String(64), primary_key=True), Column("created_at", String(32)))
+MEMBERS = Table(
+    "group_members",
+    METADATA,
+    Column("group_name", String(64), primary_key=True),
+    Column("user_name", String(200), primary_key=True),
+)
+GRANTS = Table(
+    "grants", METADATA, Column("collection", String(64), primary_key=True), Column("group_name", String(64),
+    primary_key=True)
+)  # fmt: skip
 
 
 class CollectionError(ValueError):
@@ -57,26 +69,20 @@ def _check_name(name: str, what: str) -> None:
 class Collections:
     """Collections, groups and grants in app.db."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-            made = db.execute("INSERT OR IGNORE INTO collections VALUES (?, ?, ?)", (DEFAULT, "", _now())).rowcount
-            if made:
-                db.execute("INSERT OR IGNORE INTO grants VALUES (?, ?)", (DEFAULT, EVERYONE))
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
+    def __init__(self, database: Path | str) -> None:
+        self.engine = engine(database)
+        with self.engine.begin() as db:
+            if insert_new(db, COLLECTIONS, name=DEFAULT, description="", created_at=_now()):
+                insert_new(db, GRANTS, collection=DEFAULT, group_name=EVERYONE)
 
     # Collections -----------------------------------------------------------------------------------------
 
     def create(self, name: str, description: str = "") -> Collection:
         _check_name(name, "collection")
         try:
-            with self._connect() as db:
-                db.execute("INSERT INTO collections VALUES (?, ?, ?)", (name, description, _now()))
-        except sqlite3.IntegrityError as err:
+            with self.engine.begin() as db:
+                db.execute(insert(COLLECTIONS).values(name=name, description=description, created_at=_now()))
+        except IntegrityError as err:
             raise CollectionError(f"collection '{name}' already exists") from err
         return self.get(name)
 
@@ -87,13 +93,13 @@ class Collections:
         return found[name]
 
     def exists(self, name: str) -> bool:
-        with self._connect() as db:
-            return db.execute("SELECT 1 FROM collections WHERE name = ?", (name,)).fetchone() is not None
+        with self.engine.connect() as db:
+            return db.execute(select(COLLECTIONS.c.name).where(COLLECTIONS.c.name == name)).first() is not None
 
     def collections(self) -> list[Collection]:
-        with self._connect() as db:
-            rows = db.execute("SELECT name, description, created_at FROM collections ORDER BY name").fetchall()
-            grants = db.execute("SELECT collection, group_name FROM grants ORDER BY group_name").fetchall()
+        with self.engine.connect() as db:
+            rows = db.execute(select(COLLECTIONS).order_by(COLLECTIONS.c.name)).mappings().all()
+            grants = db.execute(select(GRANTS).order_by(GRANTS.c.group_name)).mappings().all()
         groups: dict[str, list[str]] = {}
         for grant in grants:
             groups.setdefault(grant["collection"], []).append(grant["group_name"])
@@ -108,10 +114,10 @@ class Collections:
             raise CollectionError("the 'default' collection cannot be deleted")
         if documents_in_it:
             raise CollectionError(f"collection '{name}' still holds {documents_in_it} documents: move or delete them")
-        with self._connect() as db:
-            if not db.execute("DELETE FROM collections WHERE name = ?", (name,)).rowcount:
+        with self.engine.begin() as db:
+            if not db.execute(delete(COLLECTIONS).where(COLLECTIONS.c.name == name)).rowcount:
                 raise CollectionError(f"no collection named '{name}'")
-            db.execute("DELETE FROM grants WHERE collection = ?", (name,))
+            db.execute(delete(GRANTS).where(GRANTS.c.collection == name))
 
     # Groups ----------------------------------------------------------------------------------------------
 
@@ -120,23 +126,23 @@ class Collections:
         if name == EVERYONE:
             raise CollectionError(f"'{EVERYONE}' is built in: it stands for every reader")
         try:
-            with self._connect() as db:
-                db.execute("INSERT INTO user_groups VALUES (?, ?)", (name, _now()))
-        except sqlite3.IntegrityError as err:
+            with self.engine.begin() as db:
+                db.execute(insert(GROUPS).values(name=name, created_at=_now()))
+        except IntegrityError as err:
             raise CollectionError(f"group '{name}' already exists") from err
 
     def remove_group(self, name: str) -> None:
-        with self._connect() as db:
-            if not db.execute("DELETE FROM user_groups WHERE name = ?", (name,)).rowcount:
+        with self.engine.begin() as db:
+            if not db.execute(delete(GROUPS).where(GROUPS.c.name == name)).rowcount:
                 raise CollectionError(f"no group named '{name}'")
-            db.execute("DELETE FROM group_members WHERE group_name = ?", (name,))
-            db.execute("DELETE FROM grants WHERE group_name = ?", (name,))
+            db.execute(delete(MEMBERS).where(MEMBERS.c.group_name == name))
+            db.execute(delete(GRANTS).where(GRANTS.c.group_name == name))
 
     def groups(self) -> dict[str, list[str]]:
         """Each group with its members."""
-        with self._connect() as db:
-            names = [r["name"] for r in db.execute("SELECT name FROM user_groups ORDER BY name")]
-            members = db.execute("SELECT group_name, user_name FROM group_members ORDER BY user_name").fetchall()
+        with self.engine.connect() as db:
+            names = list(db.execute(select(GROUPS.c.name).order_by(GROUPS.c.name)).scalars())
+            members = db.execute(select(MEMBERS).order_by(MEMBERS.c.user_name)).mappings().all()
         found: dict[str, list[str]] = {name: [] for name in names}
         for row in members:
             found.setdefault(row["group_name"], []).append(row["user_name"])
@@ -144,24 +150,24 @@ class Collections:
 
     def add_member(self, group: str, user: str) -> None:
         self._require_group(group)
-        with self._connect() as db:
-            db.execute("INSERT OR IGNORE INTO group_members VALUES (?, ?)", (group, user))
+        with self.engine.begin() as db:
+            insert_new(db, MEMBERS, group_name=group, user_name=user)
 
     def remove_member(self, group: str, user: str) -> None:
-        with self._connect() as db:
-            removed = db.execute("DELETE FROM group_members WHERE group_name = ? AND user_name = ?", (group, user))
+        with self.engine.begin() as db:
+            removed = db.execute(delete(MEMBERS).where(MEMBERS.c.group_name == group, MEMBERS.c.user_name == user))
             if not removed.rowcount:
                 raise CollectionError(f"'{user}' is not in group '{group}'")
 
     def forget_user(self, user: str) -> None:
         """A removed user leaves every group (a new user of the same name must not inherit them)."""
-        with self._connect() as db:
-            db.execute("DELETE FROM group_members WHERE user_name = ?", (user,))
+        with self.engine.begin() as db:
+            db.execute(delete(MEMBERS).where(MEMBERS.c.user_name == user))
 
     def groups_of(self, user: str) -> list[str]:
-        with self._connect() as db:
-            rows = db.execute("SELECT group_name FROM group_members WHERE user_name = ? ORDER BY 1", (user,))
-            return [row["group_name"] for row in rows]
+        query = select(MEMBERS.c.group_name).where(MEMBERS.c.user_name == user).order_by(MEMBERS.c.group_name)
+        with self.engine.connect() as db:
+            return list(db.execute(query).scalars())
 
     # Grants ----------------------------------------------------------------------------------------------
 
@@ -169,12 +175,12 @@ class Collections:
         self.get(collection)
         if group != EVERYONE:
             self._require_group(group)
-        with self._connect() as db:
-            db.execute("INSERT OR IGNORE INTO grants VALUES (?, ?)", (collection, group))
+        with self.engine.begin() as db:
+            insert_new(db, GRANTS, collection=collection, group_name=group)
 
     def revoke(self, collection: str, group: str) -> None:
-        with self._connect() as db:
-            removed = db.execute("DELETE FROM grants WHERE collection = ? AND group_name = ?", (collection, group))
+        with self.engine.begin() as db:
+            removed = db.execute(delete(GRANTS).where(GRANTS.c.collection == collection, GRANTS.c.group_name == group))
             if not removed.rowcount:
                 raise CollectionError(f"collection '{collection}' is not granted to '{group}'")
 
@@ -183,11 +189,9 @@ class Collections:
         if role == "admin":
             return [c.name for c in self.collections()]
         groups = [EVERYONE, *(self.groups_of(user) if user is not None else [])]
-        marks = ", ".join("?" for _ in groups)
-        with self._connect() as db:
-            query = f"SELECT DISTINCT collection FROM grants WHERE group_name IN ({marks}) ORDER BY 1"
-            rows = db.execute(query, groups)
-            return [row["collection"] for row in rows]
+        query = select(GRANTS.c.collection).where(GRANTS.c.group_name.in_(groups)).distinct()
+        with self.engine.connect() as db:
+            return sorted(db.execute(query).scalars())
 
     def allowed(self, user: str | None, role: str = "reader", requested: Sequence[str] | None = None) -> list[str]:
         """The collections to search for this caller: those requested (all it may read when none are), each of

@@ -9,22 +9,26 @@ role, so demoting or removing a user takes effect on the user's keys at once; re
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from accounts.users import SCHEMA as USERS_SCHEMA
-from accounts.users import Role
-from rag.db import connect
+from sqlalchemy import Column, String, Table, insert, select, update
+
+from accounts.users import USERS, Role
+from rag.db import METADATA, engine
 
 PREFIX = "dq"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY, user TEXT NOT NULL, secret_sha256 TEXT NOT NULL, created_at TEXT NOT NULL,
-    revoked_at TEXT);
-"""
+KEYS = Table(
+    "api_keys",
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("user", String(200), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),
+)
 
 
 class ApiKeyError(ValueError):
@@ -53,41 +57,35 @@ def _sha256(secret: str) -> str:
 
 
 class KeyStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(USERS_SCHEMA + SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
+    def __init__(self, database: Path | str) -> None:
+        self.engine = engine(database)
 
     def create(self, user: str) -> tuple[str, ApiKey]:
         """A new key for an existing user: (the key, to be shown once; its record)."""
-        with self._connect() as db:
-            if db.execute("SELECT 1 FROM users WHERE name = ?", (user,)).fetchone() is None:
+        with self.engine.begin() as db:
+            if db.execute(select(USERS.c.name).where(USERS.c.name == user)).first() is None:
                 raise ApiKeyError(f"No user '{user}': add one with `python -m rag users add {user}`.")
             key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
             record = ApiKey(key_id, user, datetime.now(UTC).isoformat(timespec="seconds"))
             db.execute(
-                "INSERT INTO api_keys (id, user, secret_sha256, created_at) VALUES (?, ?, ?, ?)",
-                (key_id, user, _sha256(secret), record.created_at),
+                insert(KEYS).values(id=key_id, user=user, secret_sha256=_sha256(secret), created_at=record.created_at)
             )
         return f"{PREFIX}_{key_id}_{secret}", record
 
     def keys(self, user: str | None = None) -> list[ApiKey]:
-        query = "SELECT id, user, created_at, revoked_at FROM api_keys"
-        args: tuple[str, ...] = ()
+        query = select(KEYS.c.id, KEYS.c.user, KEYS.c.created_at, KEYS.c.revoked_at)
         if user is not None:
-            query, args = query + " WHERE user = ?", (user,)
-        with self._connect() as db:
-            rows = db.execute(query + " ORDER BY created_at, id", args).fetchall()
+            query = query.where(KEYS.c.user == user)
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(KEYS.c.created_at, KEYS.c.id)).mappings().all()
         return [ApiKey(**dict(row)) for row in rows]
 
     def revoke(self, key_id: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._connect() as db:
-            found = db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
+        with self.engine.begin() as db:
+            found = db.execute(
+                update(KEYS).where(KEYS.c.id == key_id, KEYS.c.revoked_at.is_(None)).values(revoked_at=now)
+            )
             if found.rowcount == 0:
                 raise ApiKeyError(f"No active key with id {key_id}: see `python -m rag keys list`.")
 
@@ -96,12 +94,13 @@ class KeyStore:
         parts = key.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT k.secret_sha256, k.user, u.role FROM api_keys k JOIN users u ON u.name = k.user "
-                "WHERE k.id = ? AND k.revoked_at IS NULL",
-                (parts[1],),
-            ).fetchone()
+        query = (
+            select(KEYS.c.secret_sha256, KEYS.c.user, USERS.c.role)
+            .join(USERS, USERS.c.name == KEYS.c.user)
+            .where(KEYS.c.id == parts[1], KEYS.c.revoked_at.is_(None))
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).mappings().first()
         if row is None or not hmac.compare_digest(row["secret_sha256"], _sha256(parts[2])):
             return None
         return Caller(row["user"], row["role"], parts[1])

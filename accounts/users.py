@@ -1,4 +1,5 @@
-"""Accounts of the app: admins (manage documents) and readers (ask), in SQLite, passwords hashed with argon2.
+"""Accounts of the app: admins (manage documents) and readers (ask), in the app's database (rag/db.py), passwords
+hashed with argon2.
 
 Sign-ins are throttled, never locked: every attempt is recorded with the client it came from (an IP address),
 and a client that keeps failing must wait longer and longer before it may try again (1 s, 2 s, 4 s ... up to
@@ -10,18 +11,19 @@ the real admin out. The password check (argon2, ~50 ms by design) runs outside a
 import hashlib
 import math
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Column, Float, Integer, String, Table, Text, case, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from rag.db import connect
+from rag.db import METADATA, engine
 
 Role = Literal["admin", "reader"]
 ROLES: tuple[Role, ...] = ("admin", "reader")
@@ -30,15 +32,23 @@ KEEP_SIGN_INS = timedelta(days=30)  # how long attempts are kept (the throttle l
 FIRST_DELAY_S = 1.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sign_ins (
-    name TEXT NOT NULL, client TEXT NOT NULL, at REAL NOT NULL, outcome TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS sign_ins_by_client ON sign_ins (client, at);
-CREATE INDEX IF NOT EXISTS sign_ins_by_name ON sign_ins (name, at);
-DROP TABLE IF EXISTS failed_logins;
-"""
+USERS = Table(
+    "users",
+    METADATA,
+    Column("name", String(200), primary_key=True),
+    Column("role", String(64), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+SIGN_INS = Table(
+    "sign_ins",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("client", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("outcome", String(64), nullable=False),
+)
 
 
 class UserError(ValueError):
@@ -79,23 +89,17 @@ def throttle_delay(failures: int, free: int, window: float) -> float:
 class UserStore:
     def __init__(
         self,
-        path: Path,
+        database: Path | str,
         attempts: int = 5,
         window: timedelta = timedelta(minutes=15),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.engine = engine(database)
         self.attempts = attempts  # failures a client may make before it has to wait
         self.window = window.total_seconds()  # failures older than this are forgotten
         self.clock = clock
         self.hasher = PasswordHasher()
         self._dummy_hash = self.hasher.hash("not a password")  # unknown names take as long as known ones
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path)
 
     def add(self, name: str, password: str, role: Role = "reader") -> User:
         if not _NAME.match(name):
@@ -105,10 +109,11 @@ class UserStore:
         self._check_password(password)
         password_hash = self.hasher.hash(password)
         created_at = _iso_now()
+        row = {"name": name, "role": role, "password_hash": password_hash, "created_at": created_at}
         try:
-            with self._connect() as db:
-                db.execute("INSERT INTO users VALUES (?, ?, ?, ?)", (name, role, password_hash, created_at))
-        except sqlite3.IntegrityError as err:
+            with self.engine.begin() as db:
+                db.execute(insert(USERS).values(**row))
+        except IntegrityError as err:
             raise UserError(f"user '{name}' already exists (change the password with `passwd`)") from err
         return User(name, role, created_at, _stamp(password_hash))
 
@@ -116,33 +121,36 @@ class UserStore:
         """A new password; it also ends the user's signed-in sessions and lets every client try again."""
         self._check_password(password)
         password_hash = self.hasher.hash(password)
-        with self._connect() as db:
-            changed = db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name)).rowcount
-            db.execute("DELETE FROM sign_ins WHERE name = ? AND outcome = 'failed'", (name,))
+        with self.engine.begin() as db:
+            changed = db.execute(update(USERS).where(USERS.c.name == name).values(password_hash=password_hash)).rowcount
+            db.execute(delete(SIGN_INS).where(SIGN_INS.c.name == name, SIGN_INS.c.outcome == "failed"))
         if not changed:
             raise UserError(f"no user named '{name}'")
 
     def set_role(self, name: str, role: Role) -> None:
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
-        with self._connect() as db:
-            if not db.execute("UPDATE users SET role = ? WHERE name = ?", (role, name)).rowcount:
+        with self.engine.begin() as db:
+            if not db.execute(update(USERS).where(USERS.c.name == name).values(role=role)).rowcount:
                 raise UserError(f"no user named '{name}'")
 
     def remove(self, name: str) -> None:
-        with self._connect() as db:
-            if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+        with self.engine.begin() as db:
+            if not db.execute(delete(USERS).where(USERS.c.name == name)).rowcount:
                 raise UserError(f"no user named '{name}'")
 
     def get(self, name: str) -> User | None:
         """The user as stored now (its role and password stamp), or None when it no longer exists."""
-        with self._connect() as db:
-            row = db.execute("SELECT role, created_at, password_hash FROM users WHERE name = ?", (name,)).fetchone()
+        row = self._row(name)
         return User(name, row["role"], row["created_at"], _stamp(row["password_hash"])) if row else None
 
+    def _row(self, name: str) -> Any:
+        with self.engine.connect() as db:
+            return db.execute(select(USERS).where(USERS.c.name == name)).mappings().first()
+
     def users(self) -> list[User]:
-        with self._connect() as db:
-            rows = db.execute("SELECT name, role, created_at, password_hash FROM users ORDER BY name").fetchall()
+        with self.engine.connect() as db:
+            rows = db.execute(select(USERS).order_by(USERS.c.name)).mappings().all()
         return [User(r["name"], r["role"], r["created_at"], _stamp(r["password_hash"])) for r in rows]
 
     def has_admin(self) -> bool:
@@ -163,8 +171,7 @@ class UserStore:
         if wait > 0:
             self._record(name, client, now, "throttled")
             raise SignInThrottledError(wait)
-        with self._connect() as db:
-            row = db.execute("SELECT role, password_hash, created_at FROM users WHERE name = ?", (name,)).fetchone()
+        row = self._row(name)
         ok = self._matches(row["password_hash"] if row else self._dummy_hash, password) and row is not None
         self._record(name, client, now, "ok" if ok else "failed")
         return User(name, row["role"], row["created_at"], _stamp(row["password_hash"])) if ok else None
@@ -172,16 +179,15 @@ class UserStore:
     def wait_for(self, name: str, client: str, now: float) -> float:
         """Seconds `client` must wait before its next attempt at `name` (0: it may try now)."""
         since = now - self.window
-        with self._connect() as db:
+        failed = (SIGN_INS.c.at > since) & (SIGN_INS.c.outcome == "failed")
+        mine = func.sum(case((SIGN_INS.c.client == client, 1), else_=0))
+        with self.engine.connect() as db:
             by_client = db.execute(
-                "SELECT COUNT(*), MAX(at) FROM sign_ins WHERE client = ? AND at > ? AND outcome = 'failed'",
-                (client, since),
-            ).fetchone()
+                select(func.count(), func.max(SIGN_INS.c.at)).where(failed, SIGN_INS.c.client == client)
+            ).one()
             by_name = db.execute(
-                "SELECT COUNT(*), MAX(at), SUM(client = ?) FROM sign_ins WHERE name = ? AND at > ? "
-                "AND outcome = 'failed'",
-                (client, name, since),
-            ).fetchone()
+                select(func.count(), func.max(SIGN_INS.c.at), mine).where(failed, SIGN_INS.c.name == name)
+            ).one()
         waits = [0.0]
         if by_client[0]:
             waits.append(by_client[1] + throttle_delay(by_client[0], self.attempts, self.window) - now)
@@ -190,15 +196,16 @@ class UserStore:
         return max(waits)
 
     def _record(self, name: str, client: str, at: float, outcome: str) -> None:
-        with self._connect() as db:
-            db.execute("INSERT INTO sign_ins VALUES (?, ?, ?, ?)", (name, client, at, outcome))
-            db.execute("DELETE FROM sign_ins WHERE at < ?", (at - KEEP_SIGN_INS.total_seconds(),))
+        with self.engine.begin() as db:
+            db.execute(insert(SIGN_INS).values(name=name, client=client, at=at, outcome=outcome))
+            db.execute(delete(SIGN_INS).where(SIGN_INS.c.at < at - KEEP_SIGN_INS.total_seconds()))
 
     def sign_ins(self, limit: int = 100) -> list[dict[str, object]]:
         """The latest recorded attempts, newest first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM sign_ins ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(row) for row in rows]
+        with self.engine.connect() as db:
+            newest = select(SIGN_INS).order_by(SIGN_INS.c.at.desc(), SIGN_INS.c.id.desc()).limit(limit)
+            rows = db.execute(newest).mappings().all()
+        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
 
     def _matches(self, password_hash: str, password: str) -> bool:
         try:

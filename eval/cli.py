@@ -214,7 +214,7 @@ def feedback_set(
     from records.activity import ActivityLog
 
     settings = Settings()
-    ratings = ActivityLog(settings.app_db).ratings(since)
+    ratings = ActivityLog(settings.database).ratings(since)
     if not ratings:
         typer.echo("error: no ratings yet (readers rate answers with the thumbs on the Ask page)", err=True)
         raise typer.Exit(1)
@@ -375,7 +375,7 @@ def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | Non
         from rag.safety.pii import redact_all
 
         report["items"] = redact_all(report["items"], settings.pii_region)
-    write_report(report, out, History(settings.data_dir / "eval_history.db"))
+    write_report(report, out, History.from_settings(settings))
     return report
 
 
@@ -410,8 +410,33 @@ def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Pat
     except (RedteamSetError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    write_report(report, out, History(settings.data_dir / "eval_history.db"), render_redteam_html)
+    write_report(report, out, History.from_settings(settings), render_redteam_html)
     return report
+
+
+@app.command()
+def scheduler(
+    out_root: Annotated[
+        Path | None, typer.Option(help="Each run writes its reports into a new folder here (RAG_DATA_DIR/eval-runs).")
+    ] = None,
+    poll: Annotated[float, typer.Option(min=0.5, help="Seconds between looks at the schedule and requests.")] = 5.0,
+) -> None:
+    """The evaluation service: runs what the Reports page starts or schedules, until stopped (run one or more,
+    on any host sharing the app's database)."""
+    import signal
+    import threading
+
+    from eval.scheduler import EvaluationService
+    from rag.observe.logs import setup_logging
+
+    settings = Settings()
+    setup_logging(settings, "evaluator")
+    service = EvaluationService(settings, out_root or settings.data_dir / "eval-runs", poll)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    typer.echo(f"Evaluation service {service.id}: runs what the Reports page asks for (Ctrl+C to stop)", err=True)
+    service.run_forever(stop)
 
 
 @app.command()

@@ -80,7 +80,7 @@ def add(
 
     started = time.perf_counter()
     settings = Settings()
-    if collection is not None and not Collections(settings.app_db).exists(collection):
+    if collection is not None and not Collections(settings.database).exists(collection):
         typer.echo(f"error: no collection named '{collection}' (create it: python -m rag collections create)", err=True)
         raise typer.Exit(1)
     batch = collect(paths)
@@ -107,7 +107,7 @@ def add(
             progress.advance(files)
     for result in results:
         if result.status != "unchanged":
-            record_command(settings.app_db, f"document.{'add' if result.status == 'added' else 'update'}",
+            record_command(settings.database, f"document.{'add' if result.status == 'added' else 'update'}",
                            result.source, chunks=result.chunks, collection=collection)  # fmt: skip
     for problem in problems:
         err_console.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
@@ -149,7 +149,7 @@ def delete(source: Annotated[str, typer.Argument(help="The document's source nam
     if not DocumentService.from_settings(settings).delete(source):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
-    record_command(settings.app_db, "document.delete", source)
+    record_command(settings.database, "document.delete", source)
     typer.echo(f"Deleted {source}")
 
 
@@ -163,13 +163,13 @@ def move(
     from rag.store import open_store
 
     settings = Settings()
-    if not Collections(settings.app_db).exists(collection):
+    if not Collections(settings.database).exists(collection):
         typer.echo(f"error: no collection named '{collection}' (see `python -m rag collections list`)", err=True)
         raise typer.Exit(1)
     if not open_store(settings).move_document(source, collection):
         typer.echo(f"error: no document named '{source}' (see `python -m ingest list`)", err=True)
         raise typer.Exit(1)
-    record_command(settings.app_db, "document.move", source, collection=collection)
+    record_command(settings.database, "document.move", source, collection=collection)
     typer.echo(f"Moved {source} to {collection}")
 
 
@@ -193,7 +193,7 @@ def worker(
     if metrics_port is not None:
         serve_metrics(settings.metrics_host, metrics_port)
     quiet_model_loading()
-    running = Worker.from_settings(settings, JobQueue(settings.app_db))
+    running = Worker.from_settings(settings, JobQueue.from_settings(settings))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

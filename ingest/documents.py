@@ -27,7 +27,7 @@ class DocumentService:
     def from_settings(cls, settings: Settings, store: Store | None = None) -> "DocumentService":
         keywords = KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b)
         return cls(
-            store or open_store(settings), JobQueue(settings.app_db), settings.originals_dir,
+            store or open_store(settings), JobQueue.from_settings(settings), settings.originals_dir,
             settings.max_upload_mb * 2**20, keywords,
         )  # fmt: skip
 

@@ -1,21 +1,22 @@
-"""Background ingestion: a persistent job queue in SQLite and a worker thread that works through it.
+"""Background ingestion: a persistent job queue in the app's database and worker threads that work through it.
 
 An upload becomes a job (`queued`); a worker claims it (`running`, with the worker's own random id) and, while it
 works, writes a heartbeat every few seconds; it ends the job `done` or `failed` with the reason. The queue
-outlives the app: jobs submitted before a restart are done after it. A `running` job whose heartbeat stopped
-(its process crashed or was killed, on this host or another, whatever pid the next process gets) is put back
-in the queue by any worker, at once when its process was on this host and no longer exists (a restarted
-container reuses pids, so there the heartbeat decides); a job interrupted twice fails. The store's commit point
-guarantees that an interrupted ingestion never shows a partial document.
+outlives the app: jobs submitted before a restart are done after it. Workers on any number of processes and
+hosts share the queue (PostgreSQL for several hosts: RAG_DATABASE_URL): a claim locks the job's row and skips
+rows other workers hold (`FOR UPDATE SKIP LOCKED`), so each job goes to exactly one worker. A `running` job
+whose heartbeat is older than RAG_JOB_LEASE_S (its process crashed or was killed, on this host or another) is
+put back in the queue by any worker, at once when its process was on this host and no longer exists (a
+restarted container reuses pids, so there the heartbeat decides); a job interrupted twice fails. The store's
+commit point guarantees that an interrupted ingestion never shows a partial document.
 
-The worker's loop cannot die: an error outside a job (a locked database, a store that cannot be reopened) is
-logged and retried with a growing pause.
+The worker's loop cannot die: an error outside a job (a database that went away, a store that cannot be
+reopened) is logged and retried with a growing pause.
 """
 
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -23,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from sqlalchemy import Boolean, Column, Float, Integer, String, Table, Text, func, insert, select, update
 
 from ingest.index import Indexer
 from ingest.loaders import LoadError
 from ingest.originals import folder_name, remove_originals
-from rag.db import BUSY_TIMEOUT_S, connect
+from rag.db import METADATA, engine
 from rag.observe import metrics
 from rag.observe.logs import request_scope
 from rag.settings import Settings
@@ -36,19 +39,32 @@ from rag.store import Store, open_store
 
 State = Literal["queued", "running", "done", "failed"]
 MAX_ATTEMPTS = 2
-STALE_AFTER_S = 60.0  # a running job without a heartbeat for this long is taken as interrupted
+LEASE_S = 60.0  # a running job without a heartbeat for this long is taken as interrupted (RAG_JOB_LEASE_S)
 MAX_PAUSE_S = 30.0  # the longest pause of a worker after errors outside a job
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL, path TEXT NOT NULL, kind TEXT, submitted_by TEXT, force INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL, message TEXT NOT NULL DEFAULT '', done INTEGER NOT NULL DEFAULT 0,
-    total INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, host TEXT, pid INTEGER,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, worker TEXT, heartbeat_at REAL, collection TEXT);
-"""
-ADDED_COLUMNS = {"worker": "TEXT", "heartbeat_at": "REAL", "collection": "TEXT"}  # to older app.db files
+JOBS = Table(
+    "jobs",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("kind", String(64)),
+    Column("submitted_by", String(200)),
+    Column("force", Boolean, nullable=False, default=False),
+    Column("state", String(64), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("done", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("host", String(200)),
+    Column("pid", Integer),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("worker", String(200)),
+    Column("heartbeat_at", Float),
+    Column("collection", String(64)),
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,10 @@ class Job:
     def fraction(self) -> float:
         return self.done / self.total if self.total else 0.0
 
+    @classmethod
+    def from_row(cls, row: Any) -> "Job":
+        return cls(**{**dict(row), "force": bool(row["force"])})
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -92,20 +112,13 @@ def _alive(pid: int) -> bool:
 
 
 class JobQueue:
-    def __init__(self, path: Path, timeout: float = BUSY_TIMEOUT_S, stale_after: float = STALE_AFTER_S) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.timeout = timeout  # how long a statement waits for a lock held by another connection
-        self.stale_after = stale_after
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-            present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
-            for column, kind in ADDED_COLUMNS.items():
-                if column not in present:
-                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+    def __init__(self, database: Path | str, lease_s: float = LEASE_S) -> None:
+        self.engine = engine(database)
+        self.stale_after = lease_s
 
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path, self.timeout, autocommit=True)  # explicit transactions below
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "JobQueue":
+        return cls(settings.database, settings.job_lease_s)
 
     def submit(
         self,
@@ -116,85 +129,84 @@ class JobQueue:
         force: bool = False,
         collection: str | None = None,
     ) -> int:
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO jobs (source, path, kind, submitted_by, force, state, created_at, updated_at, collection) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (source, str(path), kind, submitted_by, int(force), _now(), _now(), collection),
-            )
-            return int(cursor.lastrowid or 0)
+        row = {"source": source, "path": str(path), "kind": kind, "submitted_by": submitted_by, "force": force,
+               "state": "queued", "created_at": _now(), "updated_at": _now(), "collection": collection}  # fmt: skip
+        with self.engine.begin() as db:
+            return int(db.execute(insert(JOBS).values(**row)).inserted_primary_key[0])
 
     def claim(self, worker: str) -> Job | None:
-        """Take the oldest queued job for `worker`, atomically across processes."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                db.execute("COMMIT")
+        """Take the oldest queued job for `worker`: its row is locked while it is taken (rows other workers are
+        taking are skipped), and the update only succeeds while the job is still queued."""
+        oldest = (
+            select(JOBS.c.id).where(JOBS.c.state == "queued").order_by(JOBS.c.id).limit(1)
+            .with_for_update(skip_locked=True)
+        )  # fmt: skip
+        with self.engine.begin() as db:
+            job_id = db.execute(oldest).scalar()
+            if job_id is None:
                 return None
-            db.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, host = ?, pid = ?, worker = ?, "
-                "heartbeat_at = ?, done = 0, total = 0, message = '', updated_at = ? WHERE id = ?",
-                (socket.gethostname(), os.getpid(), worker, time.time(), _now(), row["id"]),
-            )
-            db.execute("COMMIT")
-        finally:
-            db.close()
-        return self.job(int(row["id"]))
+            taken = db.execute(
+                update(JOBS)
+                .where(JOBS.c.id == job_id, JOBS.c.state == "queued")
+                .values(state="running", attempts=JOBS.c.attempts + 1, host=socket.gethostname(), pid=os.getpid(),
+                        worker=worker, heartbeat_at=time.time(), done=0, total=0, message="", updated_at=_now())
+            ).rowcount  # fmt: skip
+        return self.job(job_id) if taken else None
 
     def progress(self, job_id: int, done: int, total: int, message: str = "") -> None:
-        with self._connect() as db:
+        with self.engine.begin() as db:
             db.execute(
-                "UPDATE jobs SET done = ?, total = ?, message = ?, updated_at = ?, heartbeat_at = ? WHERE id = ?",
-                (done, total, message, _now(), time.time(), job_id),
-            )
+                update(JOBS).where(JOBS.c.id == job_id)
+                .values(done=done, total=total, message=message, updated_at=_now(), heartbeat_at=time.time())
+            )  # fmt: skip
 
     def heartbeat(self, job_id: int, worker: str) -> None:
         """`worker` is still at this job."""
-        with self._connect() as db:
+        with self.engine.begin() as db:
             db.execute(
-                "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND worker = ? AND state = 'running'",
-                (time.time(), job_id, worker),
-            )
+                update(JOBS).where(JOBS.c.id == job_id, JOBS.c.worker == worker, JOBS.c.state == "running")
+                .values(heartbeat_at=time.time())
+            )  # fmt: skip
 
-    def finish(self, job_id: int, state: State, message: str) -> None:
-        with self._connect() as db:
-            db.execute(
-                "UPDATE jobs SET state = ?, message = ?, updated_at = ? WHERE id = ?", (state, message, _now(), job_id)
-            )
+    def finish(self, job_id: int, state: State, message: str, worker: str | None = None) -> bool:
+        """End a job; with `worker`, only while that worker still holds it (False when another took it over)."""
+        query = update(JOBS).where(JOBS.c.id == job_id)
+        if worker is not None:
+            query = query.where(JOBS.c.worker == worker, JOBS.c.state == "running")
+        with self.engine.begin() as db:
+            return bool(db.execute(query.values(state=state, message=message, updated_at=_now())).rowcount)
 
     def job(self, job_id: int) -> Job:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        with self.engine.connect() as db:
+            row = db.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().first()
         if row is None:
             raise LookupError(f"No ingestion job {job_id}")
-        return Job(**{**dict(row), "force": bool(row["force"])})
+        return Job.from_row(row)
 
     def jobs(self, limit: int = 100) -> list[Job]:
         """The newest jobs first."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [Job(**{**dict(row), "force": bool(row["force"])}) for row in rows]
+        with self.engine.connect() as db:
+            rows = db.execute(select(JOBS).order_by(JOBS.c.id.desc()).limit(limit)).mappings().all()
+        return [Job.from_row(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
-        with self._connect() as db:
-            rows = db.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetchall()
-        return {state: 0 for state in ("queued", "running", "done", "failed")} | {r["state"]: r["n"] for r in rows}
+        with self.engine.connect() as db:
+            rows = db.execute(select(JOBS.c.state, func.count()).group_by(JOBS.c.state)).all()
+        return {state: 0 for state in ("queued", "running", "done", "failed")} | {state: n for state, n in rows}
 
     def pending_sources(self) -> set[str]:
-        with self._connect() as db:
-            rows = db.execute("SELECT source FROM jobs WHERE state IN ('queued', 'running')").fetchall()
-        return {row["source"] for row in rows}
+        with self.engine.connect() as db:
+            query = select(JOBS.c.source).where(JOBS.c.state.in_(("queued", "running")))
+            return set(db.execute(query).scalars())
 
     def interrupted(self) -> list[Job]:
         """Running jobs whose worker is gone: it stopped beating (its process died or hung, on any host), or,
         without waiting for that, its process on this host no longer exists."""
         limit, here = time.time() - self.stale_after, socket.gethostname()
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM jobs WHERE state = 'running'").fetchall()
-        jobs = [Job(**{**dict(row), "force": bool(row["force"])}) for row in rows]
+        with self.engine.connect() as db:
+            rows = db.execute(select(JOBS).where(JOBS.c.state == "running")).mappings().all()
+        jobs = [Job.from_row(row) for row in rows]
         return [
             job
             for job in jobs
@@ -211,11 +223,15 @@ class JobQueue:
             message = f"interrupted {job.attempts} times (the app stopped during ingestion); upload it again"
         else:
             state, message = "queued", "interrupted; queued again"
-        with self._connect() as db:
+        unchanged = (
+            JOBS.c.id == job.id,
+            JOBS.c.state == "running",
+            JOBS.c.worker.is_not_distinct_from(job.worker),
+            JOBS.c.heartbeat_at.is_not_distinct_from(job.heartbeat_at),
+        )
+        with self.engine.begin() as db:
             changed = db.execute(
-                "UPDATE jobs SET state = ?, message = ?, updated_at = ?, worker = NULL "
-                "WHERE id = ? AND state = 'running' AND worker IS ? AND heartbeat_at IS ?",
-                (state, message, _now(), job.id, job.worker, job.heartbeat_at),
+                update(JOBS).where(*unchanged).values(state=state, message=message, updated_at=_now(), worker=None)
             ).rowcount
         return state if changed else None
 
@@ -336,7 +352,9 @@ class Worker(threading.Thread):
         self._tidy_originals(job)
 
     def _finish(self, job: Job, state: State, message: str, chunks: int = 0) -> None:
-        self.queue.finish(job.id, state, message)
+        if not self.queue.finish(job.id, state, message, worker=self.id):  # it was given to another worker
+            log.warning("job taken over while this worker was at it", extra={"job": job.id, "worker": self.id})
+            return
         metrics.JOBS.labels(state).inc()
         log.info("job finished", extra={"job": job.id, "state": state, "chunks": chunks, "worker": self.id,
                                         "reason": message if state == "failed" else None})  # fmt: skip

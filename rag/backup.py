@@ -1,6 +1,9 @@
 """`python -m rag backup DIR` / `restore DIR`: a consistent copy of everything the product keeps, and back.
 
-    app.db, eval_history.db   SQLite's online backup API: a consistent snapshot while other processes write
+    app.db                    the app's database, by SQLite's online backup API: a consistent snapshot while
+                              other processes write (and an earlier version's eval_history.db, when there)
+    database/TABLE.jsonl      instead, with RAG_DATABASE_URL (PostgreSQL): every table's rows, read in one
+                              transaction (REPEATABLE READ: one snapshot of all tables)
     store.jsonl               every committed document with its chunks and vectors, read through the Store (so it
                               works the same for the embedded store and a Chroma server); a document replaced
                               while the backup runs is taken in the version the catalog named, or left out
@@ -21,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import MetaData, insert, select
 
+from rag.db import engine, is_sqlite
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import Store, chunk_id
@@ -38,6 +43,47 @@ class BackupError(RuntimeError):
 def _copy_sqlite(source: Path, target: Path) -> None:
     with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
         live.backup(copy)
+
+
+def _dump_tables(database: str, target: Path) -> list[str]:
+    """Every table of a database server as JSON lines, all read from one snapshot; the tables written."""
+    db = engine(database)
+    tables = MetaData()
+    tables.reflect(db)
+    folder = target / "database"
+    folder.mkdir()
+    with db.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
+        for table in tables.sorted_tables:
+            if table.name == "alembic_version":
+                continue
+            with (folder / f"{table.name}.jsonl").open("w", encoding="utf-8") as out:
+                for row in connection.execute(select(table)).mappings():
+                    out.write(json.dumps(dict(row), ensure_ascii=False) + "\n")
+    return sorted(path.stem for path in folder.glob("*.jsonl"))
+
+
+def _load_tables(database: str, source: Path) -> None:
+    """Put dumped rows into a database server's (empty, migrated) tables."""
+    db = engine(database)
+    tables = MetaData()
+    tables.reflect(db)
+    with db.begin() as connection:
+        for table in tables.sorted_tables:
+            path = source / "database" / f"{table.name}.jsonl"
+            if table.name == "alembic_version" or not path.is_file():
+                continue
+            connection.execute(table.delete())  # rows a fresh start made (the `default` collection)
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+            if rows:
+                connection.execute(insert(table), rows)
+
+
+def _server_is_empty(database: str) -> bool:
+    db = engine(database)
+    tables = MetaData()
+    tables.reflect(db, only=lambda name, _: name in ("users", "jobs", "audit", "runs"))
+    with db.connect() as connection:
+        return all(connection.execute(select(table).limit(1)).first() is None for table in tables.sorted_tables)
 
 
 def _document_records(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
@@ -60,9 +106,11 @@ def backup(settings: Settings, store: Store, target: Path) -> dict[str, Any]:
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: back up into a new folder (e.g. one named by the date).")
     target.mkdir(parents=True, exist_ok=True)
-    databases = []
+    databases, tables = [], []
+    if isinstance(settings.database, str) and not is_sqlite(engine(settings.database)):
+        tables = _dump_tables(settings.database, target)
     for name in DATABASES:
-        if (settings.data_dir / name).is_file():
+        if (settings.data_dir / name).is_file() and not (tables and name == "app.db"):
             _copy_sqlite(settings.data_dir / name, target / name)
             databases.append(name)
     records, skipped = _document_records(store)
@@ -75,7 +123,8 @@ def backup(settings: Settings, store: Store, target: Path) -> dict[str, Any]:
         originals = sum(1 for p in (target / "originals").rglob("*") if p.is_file())
     binding = store.binding()
     manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "databases": databases, "documents": len(records), "chunks": sum(len(r["chunks"]) for r in records),
+                "databases": databases, "tables": tables, "documents": len(records),
+                "chunks": sum(len(r["chunks"]) for r in records),
                 "left_out": skipped, "originals": originals, "collection": settings.collection,
                 "embedder": binding[0] if binding else None, "dimension": binding[1] if binding else None}  # fmt: skip
     (target / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -95,7 +144,10 @@ def _manifest(source: Path) -> dict[str, Any]:
 def restore(settings: Settings, store: Store, source: Path) -> dict[str, Any]:
     """Restore the backup in `source` into the settings' (empty) data dir and store; the manifest."""
     manifest = _manifest(source)
+    server = isinstance(settings.database, str) and not is_sqlite(engine(settings.database))
     occupied = [name for name in DATABASES if (settings.data_dir / name).exists()]
+    if server and not _server_is_empty(str(settings.database)):
+        occupied.append("the database")
     if occupied or not store.is_empty() or settings.originals_dir.exists():
         raise BackupError(
             f"The data dir {settings.data_dir} (or its store) is not empty ({', '.join(occupied) or 'documents'}): "
@@ -112,6 +164,11 @@ def restore(settings: Settings, store: Store, source: Path) -> dict[str, Any]:
     if (source / "originals").is_dir():
         shutil.copytree(source / "originals", settings.originals_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if manifest.get("tables") and server:
+        _load_tables(str(settings.database), source)
+    elif manifest.get("tables"):
+        raise BackupError("This backup holds a database server's tables: restore with RAG_DATABASE_URL set to an "
+                          "empty database of that kind.")  # fmt: skip
     for name in manifest["databases"]:
         _copy_sqlite(source / name, settings.data_dir / name)
     KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b).sync(store)

@@ -78,7 +78,7 @@ def _collections_for(settings: Settings, user: str | None, requested: list[str] 
     """The collections to search: those `user` may read (of `requested`), or `requested`; None for all."""
     from accounts.collections import CollectionError, Collections
 
-    collections = Collections(settings.app_db)
+    collections = Collections(settings.database)
     if user is None:
         for name in requested or []:
             collections.get(name)  # an unknown name is an error, not an empty search
@@ -120,7 +120,7 @@ def _user_store() -> "UserStore":
     from accounts.users import UserStore
 
     settings = Settings()
-    return UserStore(settings.app_db, settings.login_attempts, timedelta(minutes=settings.lockout_minutes))
+    return UserStore(settings.database, settings.login_attempts, timedelta(minutes=settings.lockout_minutes))
 
 
 def _password(from_stdin: bool) -> str:
@@ -151,7 +151,7 @@ def users_add(
     """Create a user (asks for the password twice)."""
     store = _user_store()
     _run(lambda: store.add(name, _password(password_stdin), role))  # type: ignore[arg-type]
-    record_command(Settings().app_db, "user.add", name, role=role)
+    record_command(Settings().database, "user.add", name, role=role)
     typer.echo(f"Added {role} '{name}'")
 
 
@@ -160,7 +160,7 @@ def users_passwd(name: Annotated[str, typer.Argument()], password_stdin: Passwor
     """Set a user's password (signs the user out everywhere and lets every client try again at once)."""
     store = _user_store()
     _run(lambda: store.set_password(name, _password(password_stdin)))
-    record_command(Settings().app_db, "user.password", name)
+    record_command(Settings().database, "user.password", name)
     typer.echo(f"Password of '{name}' changed")
 
 
@@ -171,7 +171,7 @@ def users_role(
     """Change a user's role (takes effect in the app at the user's next click)."""
     store = _user_store()
     _run(lambda: store.set_role(name, role))  # type: ignore[arg-type]
-    record_command(Settings().app_db, "user.role", name, role=role)
+    record_command(Settings().database, "user.role", name, role=role)
     typer.echo(f"'{name}' is now {role}")
 
 
@@ -183,9 +183,9 @@ def users_remove(name: Annotated[str, typer.Argument()]) -> None:
 
     store = _user_store()
     _run(lambda: store.remove(name))
-    Collections(Settings().app_db).forget_user(name)
-    ChatStore(Settings().app_db).delete_all(name)  # a new user of that name must not find them
-    record_command(Settings().app_db, "user.remove", name)
+    Collections(Settings().database).forget_user(name)
+    ChatStore(Settings().database).delete_all(name)  # a new user of that name must not find them
+    record_command(Settings().database, "user.remove", name)
     typer.echo(f"Removed '{name}'")
 
 
@@ -236,7 +236,7 @@ def audit(
     """The audit trail: sign-ins, uploads, deletes, user, key and access changes, who did them and from where."""
     from accounts.audit import AuditLog, to_csv
 
-    rows = AuditLog(Settings().app_db).rows(since, actor, action, limit)
+    rows = AuditLog(Settings().database).rows(since, actor, action, limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
     elif as_csv:
@@ -259,7 +259,7 @@ def backup_command(target: Annotated[Path, typer.Argument(help="A new or empty f
     except BackupError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    record_command(settings.app_db, "backup.create", str(target.resolve()), documents=manifest["documents"])
+    record_command(settings.database, "backup.create", str(target.resolve()), documents=manifest["documents"])
     typer.echo(f"Backed up {manifest['documents']} documents ({manifest['chunks']} chunks), "
                f"{manifest['originals']} originals and {', '.join(manifest['databases']) or 'no database'} "
                f"to {target}")  # fmt: skip
@@ -277,7 +277,7 @@ def restore_command(source: Annotated[Path, typer.Argument(help="A folder `rag b
     except BackupError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    record_command(settings.app_db, "backup.restore", str(source.resolve()), created_at=manifest["created_at"])
+    record_command(settings.database, "backup.restore", str(source.resolve()), created_at=manifest["created_at"])
     typer.echo(f"Restored {manifest['documents']} documents from the backup of {manifest['created_at']} "
                f"into {settings.data_dir}")  # fmt: skip
 
@@ -289,7 +289,7 @@ app.add_typer(keys, name="keys")
 def _key_store() -> "KeyStore":
     from accounts.keys import KeyStore
 
-    return KeyStore(Settings().app_db)
+    return KeyStore(Settings().database)
 
 
 @keys.command("create")
@@ -306,7 +306,7 @@ def keys_create(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     role = _user_store().get(user).role  # type: ignore[union-attr]
-    record_command(Settings().app_db, "key.create", record.id, user=user)
+    record_command(Settings().database, "key.create", record.id, user=user)
     if as_json:
         typer.echo(json.dumps({"key": key, "id": record.id, "user": user, "role": role}))
         return
@@ -336,7 +336,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (`keys 
     except ApiKeyError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    record_command(Settings().app_db, "key.revoke", key_id)
+    record_command(Settings().database, "key.revoke", key_id)
     typer.echo(f"Revoked {key_id}")
 
 

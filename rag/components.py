@@ -99,7 +99,7 @@ class Components:
     @cached_property
     def interactions(self) -> InteractionLog:
         s = self.settings
-        return InteractionLog(s.app_db, s.log_interactions, s.interaction_days, s.pii_region)
+        return InteractionLog(s.database, s.log_interactions, s.interaction_days, s.pii_region)
 
     def reopen_store(self) -> None:
         """A fresh view of the store (another process wrote to it); the retriever follows, the rest stays."""

@@ -1,30 +1,39 @@
-"""The app's state database (users, sign-ins, jobs, audit, feedback, eval history), all opened the same way.
+"""The app's state database: users, sign-ins, API keys, groups, saved chats, ingestion jobs, guardrail counts,
+the audit trail, answers and ratings, eval history. One database for every process and host:
 
-WAL lets readers go on while one process writes (the app, a worker and a CLI share app.db), and every
-connection waits up to `timeout` seconds for a lock instead of failing at once.
+    RAG_DATABASE_URL unset    a SQLite file, <RAG_DATA_DIR>/app.db (WAL: readers go on while one process
+                              writes; a writer waits up to 30 s for a lock instead of failing)
+    postgresql+psycopg://...  PostgreSQL, for several app, API and worker hosts
 
-Newer tables (audit, activity, feedback) are SQLAlchemy Core tables on `METADATA`, reached through `engine`.
+Tables are SQLAlchemy Core tables on `METADATA`, defined beside the code that uses them; the schema is made and
+upgraded by Alembic migrations (rag/migrations), once per database and process, when `engine` first opens it.
 """
 
-import sqlite3
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 
 BUSY_TIMEOUT_S = 30.0
 METADATA = MetaData()
+MIGRATIONS = Path(__file__).with_name("migrations")
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def connect(path: Path, timeout: float = BUSY_TIMEOUT_S, autocommit: bool = False) -> sqlite3.Connection:
-    """A connection in WAL mode; `autocommit` leaves transactions to explicit BEGIN ... COMMIT statements."""
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None if autocommit else "DEFERRED")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.row_factory = sqlite3.Row
-    return db
+def database_url(target: Path | str) -> str:
+    """A SQLAlchemy URL: a Path is a SQLite file, a string is taken as a URL."""
+    if isinstance(target, Path):
+        return f"sqlite:///{target.resolve()}"
+    return target
+
+
+def is_sqlite(db: Engine | Connection) -> bool:
+    return db.dialect.name == "sqlite"
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -32,15 +41,59 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
 
 
-def engine(path: Path, *tables: Table) -> Engine:
-    """One SQLAlchemy engine per database file and process (engines pool their connections), with `tables`
-    created when missing."""
-    url = f"sqlite:///{path.resolve()}"
+def insert_new(db: Connection, table: Table, **row: Any) -> int:
+    """Insert a row unless one with the same key is there (INSERT ... ON CONFLICT DO NOTHING); 1 when added."""
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    return db.execute(dialect.insert(table).values(**row).on_conflict_do_nothing()).rowcount
+
+
+def upsert_add(db: Connection, table: Table, counter: str, **row: Any) -> None:
+    """Insert a row, or add its `counter` to the one with the same key."""
+    dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**row)
+    keys = [column.name for column in table.primary_key.columns]
+    existing = table.c[counter] + statement.excluded[counter]
+    db.execute(statement.on_conflict_do_update(index_elements=keys, set_={counter: existing}))
+
+
+def engine(target: Path | str) -> Engine:
+    """One engine per database and process (it pools its connections), with the schema brought up to date."""
+    url = database_url(target)
     with _lock:
         if url not in _engines:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made = create_engine(url)
-            event.listen(made, "connect", _sqlite_pragmas)
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "sqlite" and parsed.database:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                made = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+                event.listen(made, "connect", _sqlite_pragmas)
+            else:
+                made = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            migrate(made)
             _engines[url] = made
-    METADATA.create_all(_engines[url], tables=list(tables))
-    return _engines[url]
+        return _engines[url]
+
+
+def forget(target: Path | str) -> None:
+    """Close the pooled connections to a database (before its file is replaced, e.g. by a restore)."""
+    with _lock:
+        found = _engines.pop(database_url(target), None)
+    if found is not None:
+        found.dispose()
+
+
+def migrate(db: Engine) -> None:
+    """Upgrade the schema to the newest migration. Processes that start together take turns: an advisory lock
+    on PostgreSQL, a lock file beside a SQLite database."""
+    from alembic import command
+    from alembic.config import Config
+    from filelock import FileLock
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    database = make_url(str(db.url)).database
+    turn = FileLock(f"{database}.migrate.lock") if is_sqlite(db) and database else nullcontext()
+    with turn, db.begin() as connection:
+        if not is_sqlite(connection):
+            connection.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

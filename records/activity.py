@@ -56,8 +56,10 @@ def _now() -> datetime:
 
 
 class ActivityLog:
-    def __init__(self, path: Path, days: int = 90, text: InteractionLogging = "redacted", region: str = "US") -> None:
-        self.engine = engine(path, ANSWERS, RATINGS)
+    def __init__(
+        self, database: Path | str, days: int = 90, text: InteractionLogging = "redacted", region: str = "US"
+    ) -> None:
+        self.engine = engine(database)
         self.days, self.text, self.region = days, text, region
 
     def answered(self, result: dict[str, Any], channel: str, user: str | None, timing: dict[str, Any]) -> None:

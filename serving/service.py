@@ -41,17 +41,17 @@ class Service:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.audit = AuditLog(s.app_db)
-        self.activity = ActivityLog(s.app_db, s.activity_days, s.feedback_text, s.pii_region)
+        self.audit = AuditLog(s.database)
+        self.activity = ActivityLog(s.database, s.activity_days, s.feedback_text, s.pii_region)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, worker: bool = True) -> "Service":
         """Load the models; with `worker`, run an ingestion worker in this process for uploads (any number of
         processes may each run one: jobs are claimed from the shared queue)."""
         quiet_model_loading()
-        record_settings(AuditLog(settings.app_db), Who("system", socket.gethostname()), settings.public_dump(), "api")
+        record_settings(AuditLog(settings.database), Who("system", socket.gethostname()), settings.public_dump(), "api")
         pipeline = RagPipeline.from_settings(settings)
-        jobs = JobQueue(settings.app_db)
+        jobs = JobQueue.from_settings(settings)
         running = None
         if worker:
             running = Worker.from_settings(settings, jobs)
@@ -59,8 +59,8 @@ class Service:
             documents = DocumentService.on_worker(settings, running)
         else:
             documents = DocumentService.from_settings(settings)
-        keys = KeyStore(settings.app_db)
-        cache, collections = AnswerCache(settings.cache_ttl_s), Collections(settings.app_db)
+        keys = KeyStore(settings.database)
+        cache, collections = AnswerCache(settings.cache_ttl_s), Collections(settings.database)
         return cls(settings, pipeline, documents, jobs, keys, cache, collections, running)
 
     def answer(self, question: str, history: list[dict[str, str]], **options: Any) -> Answer:

@@ -10,6 +10,7 @@ from records.activity import good_share_by_day, worst_rated
 from records.eval_history import TREND_METRICS, History
 from ui import resources
 from ui.auth import current_user
+from ui.evaluations import evaluations_section
 
 
 def render() -> None:
@@ -19,6 +20,7 @@ def render() -> None:
         st.stop()
     st.title("Reports")
     feedback_section()
+    evaluations_section()
     evaluation_section()
 
 
@@ -44,13 +46,11 @@ def feedback_section() -> None:
 
 
 def evaluation_section() -> None:
-    st.header("Evaluation runs")
-    history = History(resources.settings().data_dir / "eval_history.db")
+    st.header("Evaluation history")
+    history = History.from_settings(resources.settings())
     runs = history.runs()
     if not runs:
-        st.info(
-            "No evaluation runs yet. Run `python -m eval run --set SET.jsonl --out DIR` or `python -m eval schedule`."
-        )
+        st.info("No evaluation runs yet: start one above, or run `python -m eval run --set SET.jsonl --out DIR`.")
         return
     sets = sorted({run["set"] for run in runs})
     chosen = st.selectbox("Evaluation set", sets, index=sets.index(runs[-1]["set"]))

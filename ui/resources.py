@@ -23,7 +23,7 @@ def settings() -> Settings:
 
 @st.cache_resource
 def audit_log() -> AuditLog:
-    return AuditLog(settings().app_db)
+    return AuditLog(settings().database)
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,7 +51,7 @@ def pipeline() -> RagPipeline:
 @st.cache_resource
 def users() -> UserStore:
     s = settings()
-    store = UserStore(s.app_db, s.login_attempts, timedelta(minutes=s.lockout_minutes))
+    store = UserStore(s.database, s.login_attempts, timedelta(minutes=s.lockout_minutes))
     if s.admin_password is not None:
         store.ensure_admin(s.admin_password.get_secret_value())
     return store
@@ -60,22 +60,22 @@ def users() -> UserStore:
 @st.cache_resource
 def activity() -> ActivityLog:
     s = settings()
-    return ActivityLog(s.app_db, s.activity_days, s.feedback_text, s.pii_region)
+    return ActivityLog(s.database, s.activity_days, s.feedback_text, s.pii_region)
 
 
 @st.cache_resource
 def chats() -> ChatStore:
-    return ChatStore(settings().app_db)
+    return ChatStore(settings().database)
 
 
 @st.cache_resource
 def collections() -> Collections:
-    return Collections(settings().app_db)
+    return Collections(settings().database)
 
 
 @st.cache_resource
 def job_queue() -> JobQueue:
-    return JobQueue(settings().app_db)
+    return JobQueue.from_settings(settings())
 
 
 @st.cache_resource(show_spinner="Starting the ingestion worker...")
@@ -102,7 +102,7 @@ def api_server() -> str | None:
     from serving.cache import AnswerCache
     from serving.service import Service
 
-    keys, cache = KeyStore(s.app_db), AnswerCache(s.cache_ttl_s)
+    keys, cache = KeyStore(s.database), AnswerCache(s.cache_ttl_s)
     service = Service(s, pipeline(), documents(), job_queue(), keys, cache, collections())
     config = uvicorn.Config(make_api(service), host=s.api_host, port=s.api_port, log_level="warning")
     threading.Thread(target=uvicorn.Server(config).run, daemon=True, name="http-api").start()

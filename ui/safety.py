@@ -21,7 +21,7 @@ def guardrails_section() -> None:
         f"Question policy {'on' if settings.question_policy else 'off'} · prompt injections: {settings.injection} "
         f"· personal data: {settings.pii} · interaction log: {settings.log_interactions}"
     )
-    events = GuardEvents(settings.app_db)
+    events = GuardEvents(settings.database)
     for label, days in (("Last 24 hours", 1), ("All time", None)):
         totals = events.totals(days)
         cells = st.columns(4)

@@ -59,7 +59,7 @@ class Guard:
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder) -> "Guard":
-        return cls(settings, embedder, GuardEvents(settings.app_db))
+        return cls(settings, embedder, GuardEvents(settings.database))
 
     @cached_property
     def policy(self) -> QuestionPolicy:

@@ -2,29 +2,33 @@
 (off by default), with personal data redacted in `redacted` mode, and deleted after RAG_INTERACTION_DAYS."""
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from rag.db import connect
+from sqlalchemy import Column, Integer, String, Table, Text, delete, insert, select
+
+from rag.db import METADATA, engine
 from rag.safety.pii import redact
 
 LogMode = Literal["off", "redacted", "full"]
-_SCHEMA = """CREATE TABLE IF NOT EXISTS interactions (
-    at TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL, sources TEXT NOT NULL,
-    abstained INTEGER NOT NULL, refused INTEGER NOT NULL, guard TEXT NOT NULL)"""
+INTERACTIONS = Table(
+    "interactions",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(32), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("sources", Text, nullable=False),
+    Column("abstained", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("guard", Text, nullable=False),
+)
 
 
 class InteractionLog:
-    def __init__(self, path: Path, mode: LogMode, days: int, region: str = "US") -> None:
-        self.path, self.mode, self.days, self.region = path, mode, days, region
-
-    def _db(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = connect(self.path)
-        db.execute(_SCHEMA)
-        return db
+    def __init__(self, database: Path | str, mode: LogMode, days: int, region: str = "US") -> None:
+        self.database, self.mode, self.days, self.region = database, mode, days, region
 
     def _text(self, text: str) -> str:
         return redact(text, self.region)[0] if self.mode == "redacted" else text
@@ -36,13 +40,16 @@ class InteractionLog:
         if self.mode == "off":
             return
         now = datetime.now(UTC)
-        row = (now.isoformat(timespec="seconds"), self._text(question), self._text(answer), json.dumps(sources),
-               int(abstained), int(refused), json.dumps(guard))  # fmt: skip
-        with self._db() as db:
-            db.execute("INSERT INTO interactions VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-            db.execute("DELETE FROM interactions WHERE at < ?", ((now - timedelta(days=self.days)).isoformat(),))
+        row = {"at": now.isoformat(timespec="seconds"), "question": self._text(question), "answer": self._text(answer),
+               "sources": json.dumps(sources), "abstained": int(abstained), "refused": int(refused),
+               "guard": json.dumps(guard)}  # fmt: skip
+        with engine(self.database).begin() as db:
+            db.execute(insert(INTERACTIONS).values(**row))
+            db.execute(delete(INTERACTIONS).where(INTERACTIONS.c.at < (now - timedelta(days=self.days)).isoformat()))
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self._db() as db:
-            rows = db.execute("SELECT * FROM interactions ORDER BY at DESC, rowid DESC LIMIT ?", (limit,)).fetchall()
-        return [dict(row) | {"sources": json.loads(row["sources"]), "guard": json.loads(row["guard"])} for row in rows]
+        newest = select(INTERACTIONS).order_by(INTERACTIONS.c.at.desc(), INTERACTIONS.c.id.desc()).limit(limit)
+        with engine(self.database).connect() as db:
+            rows = db.execute(newest).mappings().all()
+        return [{k: v for k, v in row.items() if k != "id"} | {"sources": json.loads(row["sources"]),
+                "guard": json.loads(row["guard"])} for row in rows]  # fmt: skip

@@ -236,7 +236,7 @@ def test_reports_page_shows_runs_and_trend_to_admins_only(tmp_path: Path, monkey
 
     data = tmp_path / "data"
     app_env(monkeypatch, data, tmp_path / "no-models")
-    history = History(data / "eval_history.db")
+    history = History(data / "app.db")
     for number, score in enumerate([0.5, 0.75]):
         report = {"run_id": f"run-{number}", "created_at": f"2026-11-2{number}T02:00:00+00:00", "set": "s.jsonl",
                   "settings": {}, "generator": "g", "embedder": "e", "judge": None, "llm_metrics": "not computed",

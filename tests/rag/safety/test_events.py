@@ -1,7 +1,8 @@
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rag.db import connect
 from rag.safety.events import GuardEvents
 from rag.safety.interactions import InteractionLog
 
@@ -22,7 +23,7 @@ def test_interactions_are_not_kept_when_off_and_expire_after_the_retention(tmp_p
     log = InteractionLog(path, "full", 7)
     old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
     log.record("first", "answer", ["a.md"], False, False, [])
-    with connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("UPDATE interactions SET at = ?", (old,))
     log.record("call me on +1 415-555-0132", "ok", [], False, True, ["refused:hate"])
     kept = log.recent()
