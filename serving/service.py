@@ -1,6 +1,7 @@
 """What the HTTP API serves from, built once per process: the answer pipeline (with the process's generation
 engine), the documents and their ingestion worker, API keys and the answer cache."""
 
+import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from rag.types import Answer, Document, Turn
 from records.activity import ActivityLog
 from serving.cache import AnswerCache
 from serving.errors import api_error, busy_error
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,7 +89,10 @@ class Service:
         timing = {"seconds": answer.elapsed_s() if answer else 0.0, "cached": answer is None,
                   "first_token_s": answer.first_token_s if answer else None,
                   "tokens": answer.new_tokens if answer else 0}  # fmt: skip
-        self.activity.answered(result, "api", user, timing)
+        try:
+            self.activity.answered(result, "api", user, timing)
+        except Exception:  # the figures miss one answer; the caller still gets it
+            log.warning("could not record an answer's timings", exc_info=True)
         sources = sorted({s["source"] for s in result["sources"]})
         self.exchanges[result["id"]] = {"question": question, "answer": result["answer"], "sources": sources}
 

@@ -1,6 +1,7 @@
 """Ratings under each answer of the Ask page: thumbs up or down at once, then an optional comment and the answer
 it should have given (records/activity.py keeps them, with the exchange as RAG_FEEDBACK_TEXT allows)."""
 
+import logging
 from typing import Any
 
 import streamlit as st
@@ -9,6 +10,7 @@ from rag.types import Answer
 from ui import resources
 from ui.auth import current_user
 
+log = logging.getLogger(__name__)
 THANKS = "Thanks: your rating is kept with this question and answer (personal data removed) for the team to review."
 
 
@@ -18,7 +20,10 @@ def answered(answer: Answer) -> None:
               "mode": answer.mode, "sources": [{"source": s.source} for s in answer.sources]}  # fmt: skip
     timing = {"seconds": answer.elapsed_s(), "first_token_s": answer.first_token_s, "tokens": answer.new_tokens}
     user = current_user()
-    resources.activity().answered(result, "app", user.name if user else None, timing)
+    try:
+        resources.activity().answered(result, "app", user.name if user else None, timing)
+    except Exception:  # the figures miss one answer; the reader still has it
+        log.warning("could not record an answer's timings", exc_info=True)
 
 
 def _exchange(message: dict[str, Any]) -> dict[str, Any]:

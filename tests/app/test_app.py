@@ -217,7 +217,8 @@ def test_admin_page_renders_for_admins(tmp_path: Path, models_dir: Path, monkeyp
     assert not app.exception, app.exception
     assert app.title[0].value == "Admin"
     assert app.get("file_uploader")
-    subheaders = ["Upload", "Ingestion jobs", "Documents", "Collections and access", "Guardrails", "Models"]
+    subheaders = ["Upload", "Ingestion jobs", "Documents", "Collections and access", "Guardrails", "Last 24 hours",
+                  "Audit trail", "Models"]  # fmt: skip
     assert [s.value for s in app.subheader] == subheaders
     assert "No fine-tuned adapter" in app.caption[-1].value
 

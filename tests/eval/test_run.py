@@ -128,7 +128,7 @@ def test_schedule_runs_twice_and_the_trend_shows_both(
     assert result.returncode == 0, result.stderr
     folders = sorted(p for p in root.iterdir() if (p / "report.json").is_file())
     assert len(folders) == 2
-    runs = History(Path(handbook_env["RAG_DATA_DIR"]) / "eval_history.db").runs("handbook-set.jsonl")
+    runs = History(Path(handbook_env["RAG_DATA_DIR"]) / "app.db").runs("handbook-set.jsonl")
     assert len(runs) >= 2
     assert f"Trend over {len(runs)} run(s)" in (folders[-1] / "report.html").read_text()
     bad = run_cli(handbook_env, "schedule", "--cron", "every day", "--set", str(question_set))

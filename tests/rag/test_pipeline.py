@@ -68,6 +68,7 @@ def test_passages_far_below_the_best_are_not_given_to_the_model(pipeline: RagPip
 def test_out_of_corpus_questions_abstain_without_calling_the_model(pipeline: RagPipeline) -> None:
     for question in OUT_OF_CORPUS:
         result = pipeline.answer(question).result()
+        assert len(result.pop("id")) == 16
         assert result == {"answer": ABSTAIN_ANSWER, "abstained": True, "refused": False, "sources": [],
                           "mode": "generated", "guard": [], "citations": []}  # fmt: skip
     assert pipeline.generator.calls == 0  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from accounts.audit import AuditLog
 from accounts.collections import Collections
 from ingest.index import Indexer
 from rag.embedder import SentenceTransformerEmbedder
@@ -45,3 +46,7 @@ def test_an_admin_makes_a_group_a_collection_and_moves_a_document_into_it(
     assert open_store(settings).document("budget.md").collection == "finance"  # type: ignore[union-attr]
     rows = app.table[0].value
     assert rows.loc[rows["name"] == "budget.md", "collection"].tolist() == ["finance"]
+    trail = [(r["actor"], r["action"], r["target"], r["detail"]) for r in reversed(AuditLog(settings.database).rows())]
+    assert trail == [("some-admin", "group.create", "accountants", {}),
+                     ("some-admin", "collection.create", "finance", {"groups": ["accountants"]}),
+                     ("some-admin", "document.move", "budget.md", {"collection": "finance"})]  # fmt: skip
