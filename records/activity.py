@@ -129,11 +129,12 @@ class ActivityLog:
 
 
 def good_share_by_day(ratings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[{day, good share, ratings}] for the Reports page."""
+    """[{day, good share, up, down}] for the Reports page."""
     days: dict[str, list[int]] = {}
     for row in ratings:
         days.setdefault(row["at"][:10], []).append(row["rating"])
-    return [{"day": day, "good": sum(r > 0 for r in rs) / len(rs), "ratings": len(rs)} for day, rs in days.items()]
+    return [{"day": day, "good": sum(r > 0 for r in rs) / len(rs), "up": sum(r > 0 for r in rs),
+             "down": sum(r < 0 for r in rs)} for day, rs in days.items()]  # fmt: skip
 
 
 def worst_rated(ratings: list[dict[str, Any]], limit: int = 20) -> list[dict[str, Any]]:

@@ -28,9 +28,12 @@ def activity_section() -> None:
         return
     frame = pd.DataFrame(answers)
     frame["hour"] = pd.to_datetime(frame["at"]).dt.floor("h")
+    hours = pd.date_range(end=pd.Timestamp.now(tz="UTC").floor("h"), periods=24, freq="h")  # every hour, empty too
     by_outcome = frame.pivot_table(index="hour", columns="outcome", values="answer_id", aggfunc="count", fill_value=0)
-    st.caption("Questions per hour, by outcome")
-    st.bar_chart(by_outcome)
+    by_outcome = by_outcome.reindex(hours, fill_value=0)
+    by_outcome.index = by_outcome.index.strftime("%H:00")
+    st.caption("Questions per hour (UTC), by outcome")
+    st.bar_chart(by_outcome, sort=False)  # in time order, not by label
     fresh = frame[~frame["cached"]]
     if not fresh.empty:
         st.caption("Answer time per hour (seconds): median and 95th percentile; time to first word (median)")
@@ -39,7 +42,8 @@ def activity_section() -> None:
             p95=("seconds", lambda s: s.quantile(0.95)),
             first_word=("first_token_s", "median"),
         )
-        st.line_chart(timing)
+        timing.index = timing.index.strftime("%H:00")
+        st.bar_chart(timing, stack=False, sort=False)
 
 
 def audit_section() -> None:

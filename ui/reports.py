@@ -33,7 +33,9 @@ def feedback_section() -> None:
         return
     good = sum(r["rating"] > 0 for r in ratings)
     st.metric("Good answers", f"{good / len(ratings):.0%}", help=f"{good} of {len(ratings)} ratings")
-    st.line_chart(good_share_by_day(ratings), x="day", y="good")
+    days = good_share_by_day(ratings)
+    st.caption("Ratings per day: good (up) and bad (down)")
+    st.bar_chart(days, x="day", y=["up", "down"], color=["#2e7d32", "#c62828"], sort=False)
     worst = worst_rated(ratings)
     if worst:
         st.subheader("Rated down most")

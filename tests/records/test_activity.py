@@ -48,7 +48,7 @@ def test_good_share_per_day_and_the_worst_rated_questions() -> None:
         {"at": "2026-11-02T09:00:00", "rating": -1, "question": "q2", "answer": "b", "answer_id": "3", "comment": ""},
         {"at": "2026-11-02T10:00:00", "rating": -1, "question": "q3", "answer": "c", "answer_id": "4", "comment": ""},
     ]
-    assert good_share_by_day(ratings) == [{"day": "2026-11-01", "good": 0.5, "ratings": 2},
-                                          {"day": "2026-11-02", "good": 0.0, "ratings": 2}]  # fmt: skip
+    assert good_share_by_day(ratings) == [{"day": "2026-11-01", "good": 0.5, "up": 1, "down": 1},
+                                          {"day": "2026-11-02", "good": 0.0, "up": 0, "down": 2}]  # fmt: skip
     worst = worst_rated(ratings)
     assert [(w["question"], w["down"], w["comments"]) for w in worst] == [("q2", 2, ["x"]), ("q3", 1, [])]
