@@ -24,16 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import MetaData, insert, select
+from sqlalchemy import Integer, MetaData, insert, select, text
+from sqlalchemy.engine import make_url
 
-from rag.db import engine, is_sqlite
+from rag.db import engine
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import Store, chunk_id
 from rag.types import Chunk, Document
 
 FORMAT = 1
-DATABASES = ("app.db", "eval_history.db")
+APP_DB, LEGACY_HISTORY = "app.db", "eval_history.db"
 
 
 class BackupError(RuntimeError):
@@ -76,6 +77,10 @@ def _load_tables(database: str, source: Path) -> None:
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
             if rows:
                 connection.execute(insert(table), rows)
+            if "id" in table.c and table.c.id.autoincrement and isinstance(table.c.id.type, Integer):
+                # the next row gets the id after the restored ones
+                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))  # fmt: skip
 
 
 def _server_is_empty(database: str) -> bool:
@@ -84,6 +89,14 @@ def _server_is_empty(database: str) -> bool:
     tables.reflect(db, only=lambda name, _: name in ("users", "jobs", "audit", "runs"))
     with db.connect() as connection:
         return all(connection.execute(select(table).limit(1)).first() is None for table in tables.sorted_tables)
+
+
+def _database_file(settings: Settings) -> Path | None:
+    """The SQLite file of the app's database; None for a database server."""
+    if isinstance(settings.database, Path):
+        return settings.database
+    url = make_url(settings.database)
+    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
 
 
 def _document_records(store: Store) -> tuple[list[dict[str, Any]], list[str]]:
@@ -106,13 +119,15 @@ def backup(settings: Settings, store: Store, target: Path) -> dict[str, Any]:
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: back up into a new folder (e.g. one named by the date).")
     target.mkdir(parents=True, exist_ok=True)
-    databases, tables = [], []
-    if isinstance(settings.database, str) and not is_sqlite(engine(settings.database)):
-        tables = _dump_tables(settings.database, target)
-    for name in DATABASES:
-        if (settings.data_dir / name).is_file() and not (tables and name == "app.db"):
-            _copy_sqlite(settings.data_dir / name, target / name)
-            databases.append(name)
+    databases, tables, file = [], [], _database_file(settings)
+    if file is None:
+        tables = _dump_tables(str(settings.database), target)
+    elif file.is_file():
+        _copy_sqlite(file, target / APP_DB)
+        databases.append(APP_DB)
+    if (settings.data_dir / LEGACY_HISTORY).is_file():
+        _copy_sqlite(settings.data_dir / LEGACY_HISTORY, target / LEGACY_HISTORY)
+        databases.append(LEGACY_HISTORY)
     records, skipped = _document_records(store)
     with (target / "store.jsonl").open("w", encoding="utf-8") as out:
         for record in records:
@@ -144,14 +159,19 @@ def _manifest(source: Path) -> dict[str, Any]:
 def restore(settings: Settings, store: Store, source: Path) -> dict[str, Any]:
     """Restore the backup in `source` into the settings' (empty) data dir and store; the manifest."""
     manifest = _manifest(source)
-    server = isinstance(settings.database, str) and not is_sqlite(engine(settings.database))
-    occupied = [name for name in DATABASES if (settings.data_dir / name).exists()]
-    if server and not _server_is_empty(str(settings.database)):
+    file = _database_file(settings)
+    if manifest.get("tables") and file is not None:
+        raise BackupError("This backup holds a database server's tables: restore with RAG_DATABASE_URL set to an "
+                          "empty database of that kind.")  # fmt: skip
+    if file is None and not manifest.get("tables"):
+        raise BackupError("This backup holds a SQLite app.db: restore it without RAG_DATABASE_URL.")
+    occupied = [str(path) for path in (file, settings.data_dir / LEGACY_HISTORY) if path is not None and path.exists()]
+    if file is None and not _server_is_empty(str(settings.database)):
         occupied.append("the database")
     if occupied or not store.is_empty() or settings.originals_dir.exists():
         raise BackupError(
             f"The data dir {settings.data_dir} (or its store) is not empty ({', '.join(occupied) or 'documents'}): "
-            "restore into a new RAG_DATA_DIR (and an empty Chroma collection), then point the app at it."
+            "restore into a new RAG_DATA_DIR (and an empty Chroma collection and database), then point the app at it."
         )
     if manifest["embedder"] is not None:
         store.bind(manifest["embedder"], int(manifest["dimension"]))  # the vectors' embedder travels with them
@@ -164,12 +184,11 @@ def restore(settings: Settings, store: Store, source: Path) -> dict[str, Any]:
     if (source / "originals").is_dir():
         shutil.copytree(source / "originals", settings.originals_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if manifest.get("tables") and server:
+    if file is None:
         _load_tables(str(settings.database), source)
-    elif manifest.get("tables"):
-        raise BackupError("This backup holds a database server's tables: restore with RAG_DATABASE_URL set to an "
-                          "empty database of that kind.")  # fmt: skip
     for name in manifest["databases"]:
-        _copy_sqlite(source / name, settings.data_dir / name)
+        copy = file if name == APP_DB and file is not None else settings.data_dir / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        _copy_sqlite(source / name, copy)
     KeywordIndex(settings.keyword_dir, settings.bm25_k1, settings.bm25_b).sync(store)
     return manifest

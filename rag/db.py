@@ -73,14 +73,6 @@ def engine(target: Path | str) -> Engine:
         return _engines[url]
 
 
-def forget(target: Path | str) -> None:
-    """Close the pooled connections to a database (before its file is replaced, e.g. by a restore)."""
-    with _lock:
-        found = _engines.pop(database_url(target), None)
-    if found is not None:
-        found.dispose()
-
-
 def migrate(db: Engine) -> None:
     """Upgrade the schema to the newest migration. Processes that start together take turns: an advisory lock
     on PostgreSQL, a lock file beside a SQLite database."""

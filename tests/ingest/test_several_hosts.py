@@ -21,6 +21,7 @@ from accounts.collections import Collections
 from accounts.keys import KeyStore
 from accounts.users import SignInThrottledError, UserStore
 from ingest.jobs import JOBS, JobQueue
+from rag.backup import BackupError, backup, restore
 from rag.safety.events import GuardEvents
 from rag.safety.interactions import InteractionLog
 from rag.store import open_store
@@ -158,3 +159,26 @@ def test_two_workers_on_postgresql_and_a_chroma_server_survive_a_kill_9_mid_job(
             assert len(store.committed_chunks([document.source])) == document.chunks > 10
         assert store.count_chunks() == sum(d.chunks for d in documents.values())
         print(json.dumps({"jobs": 20, "workers": 2, "killed_job": killed, "seconds": round(elapsed, 1)}))
+
+
+def test_a_postgresql_database_is_backed_up_and_restored_table_by_table(postgres: str, tmp_path: Path) -> None:
+    source, target = create_database(postgres, "live"), create_database(postgres, "restored")
+    live = make_settings(tmp_path / "live", tmp_path / "no-models", database_url=source)
+    UserStore(source).add("ada", "correct horse", "admin")
+    AuditLog(source).record(Who("ada", "10.0.0.1"), "document.delete", "old.pdf")
+    first = JobQueue(source).submit("a.md", Path("a.md"))
+    manifest = backup(live, open_store(live), tmp_path / "backup")
+    assert {"users", "audit", "jobs"} <= set(manifest["tables"]) and manifest["databases"] == []
+
+    restored = make_settings(tmp_path / "restored", tmp_path / "no-models", database_url=target)
+    restore(restored, open_store(restored), tmp_path / "backup")
+    assert UserStore(target).verify("ada", "correct horse", "10.0.0.9") is not None
+    assert [r["target"] for r in AuditLog(target).rows(action="document")] == ["old.pdf"]
+    assert JobQueue(target).job(first).source == "a.md"
+    assert JobQueue(target).submit("b.md", Path("b.md")) == first + 1  # ids go on after the restored ones
+    with pytest.raises(BackupError, match="not empty"):
+        restore(restored, open_store(restored), tmp_path / "backup")
+    sqlite_home = make_settings(tmp_path / "sqlite", tmp_path / "no-models")
+    with pytest.raises(BackupError, match="database server's tables"):
+        restore(sqlite_home, open_store(sqlite_home), tmp_path / "backup")
+    assert not sqlite_home.app_db.exists()  # refused before anything was written
