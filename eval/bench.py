@@ -184,3 +184,33 @@ def run_bench(
         "targets": TARGETS,
         "meets_targets": checks,
     }
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The report as `eval bench` prints it."""
+    lines: list[str] = []
+    ing, gen = report["ingestion"], report["generation"]
+    lines.append(f"device {report['device']}, {report['torch_threads']} threads")
+    lines.append(
+        f"ingestion   {ing['pipeline_chunks_s']:8.1f} chunks/s  vs bare encode {ing['bare_encode_chunks_s']:8.1f}"
+        f"  ratio {ing['ratio']:.2f} ({ing['chunks']} chunks)"
+    )
+    lines.append(
+        f"generation  {gen['pipeline_tok_s']:8.1f} tok/s     vs bare generate {gen['bare_generate_tok_s']:6.1f}"
+        f"  ratio {gen['ratio']:.2f} ({gen['new_tokens']} tokens)"
+    )
+    lines.append(f"first token {gen['first_token_s_p50']:.3f} s (median; {gen['context_passages']} passages)")
+    lines.append(f"backends, same {gen['prompt_tokens']}-token prompt (engine, batch of 1):")
+    for name, row in gen["backends"].items():
+        if isinstance(row, dict):
+            first = f"first token {row['first_token_s']:.2f} s, " if "first_token_s" in row else ""
+            lines.append(f"  {name:14} {row['tok_s']:7.1f} tok/s  ({first}{row['tokens']} tokens)")
+    if "llamacpp_vs_transformers" in gen["backends"]:
+        lines.append(f"  llamacpp vs transformers {gen['backends']['llamacpp_vs_transformers']}x, "
+                     f"vs bare generate {gen['backends']['llamacpp_vs_bare_generate']}x")  # fmt: skip
+    cost = gen["logs_and_metrics"]
+    lines.append(f"logs+metrics {cost['per_answer_ms']:.3f} ms per answer = {cost['share_of_answer']:.3%} of "
+                 f"{cost['answer_s']:.2f} s")  # fmt: skip
+    lines.append(f"peak RSS    {report['peak_rss_mb']:.0f} MB")
+    lines.append(f"meets targets: {report['meets_targets']}")
+    return lines

@@ -71,30 +71,9 @@ def bench(
     if as_json:
         typer.echo(json.dumps(report))
         return
-    ing, gen = report["ingestion"], report["generation"]
-    typer.echo(f"device {report['device']}, {report['torch_threads']} threads")
-    typer.echo(
-        f"ingestion   {ing['pipeline_chunks_s']:8.1f} chunks/s  vs bare encode {ing['bare_encode_chunks_s']:8.1f}"
-        f"  ratio {ing['ratio']:.2f} ({ing['chunks']} chunks)"
-    )
-    typer.echo(
-        f"generation  {gen['pipeline_tok_s']:8.1f} tok/s     vs bare generate {gen['bare_generate_tok_s']:6.1f}"
-        f"  ratio {gen['ratio']:.2f} ({gen['new_tokens']} tokens)"
-    )
-    typer.echo(f"first token {gen['first_token_s_p50']:.3f} s (median; {gen['context_passages']} passages)")
-    typer.echo(f"backends, same {gen['prompt_tokens']}-token prompt (engine, batch of 1):")
-    for name, row in gen["backends"].items():
-        if isinstance(row, dict):
-            first = f"first token {row['first_token_s']:.2f} s, " if "first_token_s" in row else ""
-            typer.echo(f"  {name:14} {row['tok_s']:7.1f} tok/s  ({first}{row['tokens']} tokens)")
-    if "llamacpp_vs_transformers" in gen["backends"]:
-        typer.echo(f"  llamacpp vs transformers {gen['backends']['llamacpp_vs_transformers']}x, "
-                   f"vs bare generate {gen['backends']['llamacpp_vs_bare_generate']}x")  # fmt: skip
-    cost = gen["logs_and_metrics"]
-    typer.echo(f"logs+metrics {cost['per_answer_ms']:.3f} ms per answer = {cost['share_of_answer']:.3%} of "
-               f"{cost['answer_s']:.2f} s")  # fmt: skip
-    typer.echo(f"peak RSS    {report['peak_rss_mb']:.0f} MB")
-    typer.echo(f"meets targets: {report['meets_targets']}")
+    from eval.bench import summary_lines
+
+    typer.echo("\n".join(summary_lines(report)))
 
 
 @app.command()
@@ -342,43 +321,6 @@ def run_command(
     typer.echo(f"{summary}\nLLM metrics: {report['llm_metrics']}\n-> {out / 'report.json'}\n-> {out / 'report.html'}")
 
 
-def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None, redact: bool = False) -> dict:
-    """One evaluation run (also what `schedule` runs); exits with a message on a bad set."""
-    from eval.report import write_report
-    from eval.run import run_set
-    from eval.sets import SetError, load_set
-    from rag.models import quiet_model_loading
-    from rag.pipeline import RagPipeline
-    from records.eval_history import History
-
-    try:
-        items = load_set(question_set)
-    except (SetError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
-    quiet_model_loading()
-    settings = Settings()
-    chosen, problem = None, "no judge configured (--judge endpoint or local)"
-    if judge != "none":
-        from eval.judge import METRICS, JudgeUnavailableError, make_judge
-
-        unknown = sorted(set(metrics or []) - set(METRICS))
-        if unknown:
-            raise typer.BadParameter(f"unknown metrics {unknown}; choose from {METRICS}", param_hint="--metrics")
-        try:
-            chosen = make_judge(settings, judge, metrics)
-        except JudgeUnavailableError as err:
-            problem = str(err)
-            typer.echo(f"warning: LLM metrics not computed: {problem}", err=True)
-    report = run_set(settings, RagPipeline.from_settings(settings), items, question_set.name, chosen, problem)
-    if redact:
-        from rag.safety.pii import redact_all
-
-        report["items"] = redact_all(report["items"], settings.pii_region)
-    write_report(report, out, History.from_settings(settings))
-    return report
-
-
 @app.command()
 def redteam(
     out: Annotated[Path, typer.Option(help="Folder for report.json and report.html.")],
@@ -397,21 +339,26 @@ def redteam(
 
 
 def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Path) -> dict:
-    from eval.redteam import SHIPPED, SHIPPED_DOCS, RedteamSetError, evaluate_redteam, render_redteam_html
-    from eval.report import write_report
-    from rag.models import quiet_model_loading
-    from records.eval_history import History
+    from eval.runs import RunError
+    from eval.runs import redteam as redteam_run
 
-    quiet_model_loading()
-    settings = Settings()
-    folders = docs or [SHIPPED_DOCS, *([Path("docs")] if Path("docs").is_dir() else [])]
     try:
-        report = evaluate_redteam(redteam_set or SHIPPED, folders, settings)
-    except (RedteamSetError, OSError) as err:
+        return redteam_run(Settings(), redteam_set, docs, out)
+    except RunError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    write_report(report, out, History.from_settings(settings), render_redteam_html)
-    return report
+
+
+def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None, redact: bool = False) -> dict:
+    """One evaluation run (eval/runs.py); exits with the reason when it cannot start."""
+    from eval.runs import RunError
+    from eval.runs import evaluate as evaluate_run
+
+    try:
+        return evaluate_run(Settings(), question_set, out, judge, metrics, redact)
+    except RunError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
 
 
 @app.command()

@@ -10,9 +10,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import typer
-
-from eval.sets import SetError, load_set
+from eval.runs import RunError, evaluate, redteam
 from rag.settings import Settings
 from records.schedule import ALIVE_S, EvalRequest, EvalSchedule
 
@@ -53,19 +51,13 @@ class EvaluationService:
                 log.warning("evaluation service: heartbeat failed", exc_info=True)
 
     def run(self, request: EvalRequest) -> None:
-        from eval.cli import evaluate, run_redteam_once
-
         folder = self.out_root / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{request.id}"
         try:
-            load_set(Path(request.set_path))  # a clear reason for a missing or broken set
-            report = evaluate(Path(request.set_path), folder, request.judge, None)
+            report = evaluate(self.settings, Path(request.set_path), folder, request.judge, None)
             if request.redteam:
-                run_redteam_once(None, None, folder / "redteam")
-        except (SetError, OSError) as err:
+                redteam(self.settings, None, None, folder / "redteam")
+        except RunError as err:  # a missing or broken set: the page shows why
             self.schedule.finish(request.id, "failed", str(err))
-            return
-        except typer.Exit:
-            self.schedule.finish(request.id, "failed", "the evaluation stopped with an error (see the service's log)")
             return
         except Exception as err:  # the service lives on; the page shows why this run failed
             log.exception("evaluation failed", extra={"request": request.id})
