@@ -47,6 +47,11 @@ class Who:
     origin: str
 
 
+def this_host() -> Who:
+    """The product itself, on this host (a process's start)."""
+    return Who("system", socket.gethostname())
+
+
 def command_line() -> Who:
     """The person at a terminal, as the operating system knows them."""
     try:

@@ -1,6 +1,7 @@
 """`python -m eval`: measurements of the product (benchmarks now; answer and retrieval quality later)."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -338,27 +339,28 @@ def redteam(
     typer.echo(f"-> {out / 'report.json'}\n-> {out / 'report.html'}")
 
 
-def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Path) -> dict:
+def _or_exit(run: Callable[[], dict]) -> dict:
+    """A run of eval/runs.py, or the reason it cannot start and exit status 1."""
     from eval.runs import RunError
-    from eval.runs import redteam as redteam_run
 
     try:
-        return redteam_run(Settings(), redteam_set, docs, out)
+        return run()
     except RunError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
+
+
+def run_redteam_once(redteam_set: Path | None, docs: list[Path] | None, out: Path) -> dict:
+    from eval.runs import redteam as redteam_run
+
+    return _or_exit(lambda: redteam_run(Settings(), redteam_set, docs, out))
 
 
 def evaluate(question_set: Path, out: Path, judge: str, metrics: list[str] | None, redact: bool = False) -> dict:
     """One evaluation run (eval/runs.py); exits with the reason when it cannot start."""
-    from eval.runs import RunError
     from eval.runs import evaluate as evaluate_run
 
-    try:
-        return evaluate_run(Settings(), question_set, out, judge, metrics, redact)
-    except RunError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
+    return _or_exit(lambda: evaluate_run(Settings(), question_set, out, judge, metrics, redact))
 
 
 @app.command()
@@ -404,7 +406,7 @@ def schedule(
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from eval.timing import cron_trigger
+    from records.schedule import cron_trigger
 
     try:
         trigger = cron_trigger(cron)

@@ -31,7 +31,7 @@ from sqlalchemy import Boolean, Column, Float, Integer, String, Table, Text, fun
 from ingest.index import Indexer
 from ingest.loaders import LoadError
 from ingest.originals import folder_name, remove_originals
-from rag.db import METADATA, engine
+from rag.db import METADATA, claim_oldest, engine
 from rag.observe import metrics
 from rag.observe.logs import request_scope
 from rag.settings import Settings
@@ -135,23 +135,12 @@ class JobQueue:
             return int(db.execute(insert(JOBS).values(**row)).inserted_primary_key[0])
 
     def claim(self, worker: str) -> Job | None:
-        """Take the oldest queued job for `worker`: its row is locked while it is taken (rows other workers are
-        taking are skipped), and the update only succeeds while the job is still queued."""
-        oldest = (
-            select(JOBS.c.id).where(JOBS.c.state == "queued").order_by(JOBS.c.id).limit(1)
-            .with_for_update(skip_locked=True)
-        )  # fmt: skip
+        """Take the oldest queued job for `worker`, once across every process and host (rag.db.claim_oldest)."""
         with self.engine.begin() as db:
-            job_id = db.execute(oldest).scalar()
-            if job_id is None:
-                return None
-            taken = db.execute(
-                update(JOBS)
-                .where(JOBS.c.id == job_id, JOBS.c.state == "queued")
-                .values(state="running", attempts=JOBS.c.attempts + 1, host=socket.gethostname(), pid=os.getpid(),
-                        worker=worker, heartbeat_at=time.time(), done=0, total=0, message="", updated_at=_now())
-            ).rowcount  # fmt: skip
-        return self.job(job_id) if taken else None
+            job_id = claim_oldest(db, JOBS, attempts=JOBS.c.attempts + 1, host=socket.gethostname(), pid=os.getpid(),
+                                  worker=worker, heartbeat_at=time.time(), done=0, total=0, message="",
+                                  updated_at=_now())  # fmt: skip
+        return None if job_id is None else self.job(job_id)
 
     def progress(self, job_id: int, done: int, total: int, message: str = "") -> None:
         with self.engine.begin() as db:

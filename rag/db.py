@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -54,6 +54,21 @@ def upsert_add(db: Connection, table: Table, counter: str, **row: Any) -> None:
     keys = [column.name for column in table.primary_key.columns]
     existing = table.c[counter] + statement.excluded[counter]
     db.execute(statement.on_conflict_do_update(index_elements=keys, set_={counter: existing}))
+
+
+def claim_oldest(db: Connection, table: Table, **values: Any) -> int | None:
+    """Take the oldest `queued` row of `table` (an `id` and a `state` column) and set `values` on it, atomically
+    across processes and hosts: the row is locked while it is taken (`FOR UPDATE SKIP LOCKED`: rows others are
+    taking are skipped), and the update only succeeds while it is still queued. Its id, or None."""
+    oldest = (
+        select(table.c.id).where(table.c.state == "queued").order_by(table.c.id).limit(1)
+        .with_for_update(skip_locked=True)
+    )  # fmt: skip
+    found = db.execute(oldest).scalar()
+    if found is None:
+        return None
+    guarded = update(table).where(table.c.id == found, table.c.state == "queued")
+    return found if db.execute(guarded.values(state="running", **values)).rowcount else None
 
 
 def engine(target: Path | str) -> Engine:

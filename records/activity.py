@@ -14,6 +14,8 @@ from typing import Any, Literal
 from sqlalchemy import Boolean, Column, Float, Integer, String, Table, Text, delete, insert, select
 
 from rag.db import METADATA, engine
+from rag.observe import metrics
+from rag.safety.pii import as_allowed
 from rag.settings import InteractionLogging
 
 Rating = Literal[1, -1]
@@ -65,7 +67,7 @@ class ActivityLog:
     def answered(self, result: dict[str, Any], channel: str, user: str | None, timing: dict[str, Any]) -> None:
         """One answer served (`result`: the `rag ask --json` object; `timing`: seconds, first_token_s, tokens,
         cached); rows older than the retention go."""
-        outcome = "refused" if result.get("refused") else "abstained" if result["abstained"] else "answered"
+        outcome = metrics.outcome(result["abstained"], bool(result.get("refused")))
         sources = sorted({s["source"] for s in result.get("sources", [])})
         row = {"answer_id": result["id"], "at": _now().isoformat(timespec="seconds"), "channel": channel, "user": user,
                "outcome": outcome, "mode": result.get("mode", "generated"), "seconds": float(timing["seconds"]),
@@ -87,13 +89,7 @@ class ActivityLog:
             return db.execute(select(ANSWERS.c.id).where(ANSWERS.c.answer_id == answer_id)).first() is not None
 
     def _kept(self, text: str) -> str:
-        if self.text == "off":
-            return ""
-        if self.text == "redacted":
-            from rag.safety.pii import redact
-
-            return redact(text, self.region)[0]
-        return text
+        return as_allowed(text, self.text, self.region)
 
     def rate(
         self,
@@ -111,11 +107,10 @@ class ActivityLog:
                "comment": self._kept(comment.strip()), "correction": self._kept(correction.strip()),
                "question": self._kept(exchange.get("question", "")), "answer": self._kept(exchange.get("answer", "")),
                "sources": json.dumps(exchange.get("sources", [])), "channel": channel}  # fmt: skip
-        same = (RATINGS.c.answer_id == answer_id) & (
-            RATINGS.c.user.is_(None) if user is None else RATINGS.c.user == user
-        )
         with self.engine.begin() as db:
-            db.execute(delete(RATINGS).where(same))
+            db.execute(
+                delete(RATINGS).where(RATINGS.c.answer_id == answer_id, RATINGS.c.user.is_not_distinct_from(user))
+            )
             return int(db.execute(insert(RATINGS).values(**row)).inserted_primary_key[0])
 
     def ratings(self, since: str | None = None) -> list[dict[str, Any]]:

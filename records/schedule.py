@@ -17,7 +17,7 @@ from typing import Any, Literal
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Boolean, Column, Float, Integer, String, Table, Text, delete, insert, select, update
 
-from rag.db import METADATA, engine
+from rag.db import METADATA, claim_oldest, engine
 
 Judge = Literal["none", "endpoint", "local"]
 ALIVE_S = 60.0  # a service seen within this long is taken as running
@@ -158,19 +158,9 @@ class EvalSchedule:
             return int(db.execute(insert(REQUESTS).values(**row)).inserted_primary_key[0])
 
     def claim(self, service: str) -> EvalRequest | None:
-        oldest = (
-            select(REQUESTS.c.id).where(REQUESTS.c.state == "queued").order_by(REQUESTS.c.id).limit(1)
-            .with_for_update(skip_locked=True)
-        )  # fmt: skip
         with self.engine.begin() as db:
-            found = db.execute(oldest).scalar()
-            if found is None:
-                return None
-            taken = db.execute(
-                update(REQUESTS).where(REQUESTS.c.id == found, REQUESTS.c.state == "queued")
-                .values(state="running", worker=service, started_at=_now().isoformat(timespec="seconds"))
-            ).rowcount  # fmt: skip
-        return self.request_by_id(found) if taken else None
+            found = claim_oldest(db, REQUESTS, worker=service, started_at=_now().isoformat(timespec="seconds"))
+        return None if found is None else self.request_by_id(found)
 
     def finish(self, request_id: int, state: str, message: str, run_id: str | None = None, folder: Any = None) -> None:
         finished = _now().isoformat(timespec="seconds")

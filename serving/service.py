@@ -2,7 +2,6 @@
 engine), the documents and their ingestion worker, API keys and the answer cache."""
 
 import logging
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import anyio
 from cachetools import TTLCache
 
-from accounts.audit import AuditLog, Who, record_settings
+from accounts.audit import AuditLog, record_settings, this_host
 from accounts.collections import CollectionError, Collections
 from accounts.keys import Caller, KeyStore
 from ingest.documents import DocumentService
@@ -52,7 +51,7 @@ class Service:
         """Load the models; with `worker`, run an ingestion worker in this process for uploads (any number of
         processes may each run one: jobs are claimed from the shared queue)."""
         quiet_model_loading()
-        record_settings(AuditLog(settings.database), Who("system", socket.gethostname()), settings.public_dump(), "api")
+        record_settings(AuditLog(settings.database), this_host(), settings.public_dump(), "api")
         pipeline = RagPipeline.from_settings(settings)
         jobs = JobQueue.from_settings(settings)
         running = None

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from accounts.audit import AuditLog, Who, record_settings
+from accounts.audit import AuditLog, record_settings, this_host
 from accounts.chats import ChatStore
 from accounts.collections import Collections
 from accounts.users import UserStore
@@ -29,8 +29,6 @@ def audit_log() -> AuditLog:
 @st.cache_resource(show_spinner=False)
 def started() -> bool:
     """Once per app process: JSON logs, metrics on RAG_METRICS_PORT, and the settings it runs with audited."""
-    import socket
-
     from rag.observe.logs import setup_logging
     from rag.observe.metrics import serve_metrics
 
@@ -38,7 +36,7 @@ def started() -> bool:
     setup_logging(s, "app")
     if s.metrics_port is not None:
         serve_metrics(s.metrics_host, s.metrics_port)
-    record_settings(audit_log(), Who("system", socket.gethostname()), s.public_dump(), "app")
+    record_settings(audit_log(), this_host(), s.public_dump(), "app")
     return True
 
 

@@ -100,8 +100,6 @@ def text_fields(settings: Settings, **texts: str) -> dict[str, Any]:
     RAG_LOG_INTERACTIONS=redacted, as they are with `full`."""
     if settings.log_interactions == "off":
         return {}
-    if settings.log_interactions == "redacted":
-        from rag.safety.pii import redact
+    from rag.safety.pii import as_allowed
 
-        return {name: redact(text, settings.pii_region)[0] for name, text in texts.items()}
-    return dict(texts)
+    return {name: as_allowed(text, settings.log_interactions, settings.pii_region) for name, text in texts.items()}

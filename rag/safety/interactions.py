@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import Column, Integer, String, Table, Text, delete, insert, select
 
 from rag.db import METADATA, engine
-from rag.safety.pii import redact
+from rag.safety.pii import as_allowed
 
 LogMode = Literal["off", "redacted", "full"]
 INTERACTIONS = Table(
@@ -31,7 +31,7 @@ class InteractionLog:
         self.database, self.mode, self.days, self.region = database, mode, days, region
 
     def _text(self, text: str) -> str:
-        return redact(text, self.region)[0] if self.mode == "redacted" else text
+        return as_allowed(text, self.mode, self.region)
 
     def record(
         self, question: str, answer: str, sources: list[str], abstained: bool, refused: bool, guard: list[str]

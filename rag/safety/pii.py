@@ -96,6 +96,14 @@ def redact(text: str, region: str = "US") -> tuple[str, list[str]]:
     return text, [f.kind for f in found]
 
 
+def as_allowed(text: str, mode: str, region: str = "US") -> str:
+    """`text` as a privacy setting (RAG_LOG_INTERACTIONS, RAG_FEEDBACK_TEXT) lets it be kept: "" when `off`, with
+    personal data removed when `redacted`, whole when `full`."""
+    if mode == "off":
+        return ""
+    return redact(text, region)[0] if mode == "redacted" else text
+
+
 def redact_stream(pieces: Iterable[str], region: str, kinds: list[str], enabled: bool = True) -> Iterator[str]:
     """Redact streamed text as it goes. Words are given out as soon as they are complete, except a trailing run
     of words that could be part of an entity still arriving (ones with digits, "@" or "+", short capital groups
