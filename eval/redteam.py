@@ -132,12 +132,17 @@ def run_redteam(rows: list[dict[str, Any]], answer: Answerer, set_name: str, set
 
 
 def ingest_documents(settings: Any, folders: Sequence[Path]) -> None:
+    """Every supported file in `folders` (hidden files and others, such as docs/images, are left out, as
+    `python -m ingest` leaves them); a file that does not read stops the run."""
+    from ingest.cli import collect
     from ingest.index import Indexer
     from ingest.loaders import LoadError
 
     indexer = Indexer.from_settings(settings)
-    files = [(f, f.name) for folder in folders for f in sorted(folder.rglob("*")) if f.is_file()]
-    for source, outcome in indexer.ingest_files(files):
+    batch = collect(list(folders))
+    if batch.problems:
+        raise RedteamSetError("; ".join(batch.problems))
+    for source, outcome in indexer.ingest_files(batch.files):
         if isinstance(outcome, LoadError):
             raise RedteamSetError(f"{source}: {outcome}")
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -81,7 +82,10 @@ def test_a_small_set_runs_through_the_real_pipeline_into_both_reports(tmp_path: 
     small.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     env = os.environ | {"RAG_DATA_DIR": str(tmp_path / "data"), "RAG_MODELS_DIR": str(models_dir)}
     out = tmp_path / "out"
-    docs = SETS / "redteam-docs"
+    docs = tmp_path / "docs"  # the shipped documents beside a picture, as docs/ holds one: it is left out
+    shutil.copytree(SETS / "redteam-docs", docs)
+    (docs / "images").mkdir()
+    (docs / "images" / "screenshot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     command = [sys.executable, "-m", "eval", "redteam", "--set", str(small), "--out", str(out), "--docs", str(docs)]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
