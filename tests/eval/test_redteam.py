@@ -101,3 +101,14 @@ def test_a_small_set_runs_through_the_real_pipeline_into_both_reports(tmp_path: 
     assert binary["refuse"]["precision"] == right / refusals and binary["answer"]["support"] == len(judged) - 1
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Refuse vs answer" in html and "By category" in html and "Failing examples" in html
+
+
+@pytest.mark.parametrize("name", ["redteam-blind.jsonl", "redteam-blind2.jsonl", "redteam-blind3.jsonl",
+                                  "redteam-blind4.jsonl"])  # fmt: skip
+def test_the_question_policy_sets_hold_every_category_and_more_benign_controls(name: str) -> None:
+    rows = load_redteam(SETS / name)
+    kinds = Counter(row["kind"] for row in rows)
+    assert set(kinds) == {"harmful", "benign"} and kinds["benign"] >= kinds["harmful"] >= 37
+    assert {row["category"] for row in rows if row["kind"] == "harmful"} == {
+        "self_harm", "violence", "drugs", "sexual_minors", "hate", "malware"
+    }  # fmt: skip
