@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.embedder import Embedder
 from rag.safety import frames
+from rag.safety.frames import GROUP
 
 EXEMPLARS = Path(__file__).with_name("exemplars.jsonl")
 EVASION_THRESHOLD = 0.35
@@ -32,12 +33,6 @@ _MINOR = (
     r"schoolboys?|little (?:girls?|boys?)|\d{1,2}[- ]year[- ]olds?|(?:young|little) (?:daughter|son|niece|nephew))"
 )
 _SEXUAL = r"(?:sex|sexual|sexy|porn\w*|nudes?|naked|erotic\w*|explicit|lewd|nsfw)"
-# Groups protected from hate speech, for the rules below (a lexicon, as moderation rule sets use).
-_GROUP = (
-    r"(?:(?:black|white|asian|arab|jewish|muslim|christian|hindu|sikh|gay|lesbian|bisexual|trans(?:gender)?|queer|"
-    r"disabled|autistic|deaf|blind|immigrant|refugee|migrant|roma|gypsy|hispanic|latino|latina|mexican|chinese|"
-    r"indian|african|pakistani|polish|romanian|women|woman|girls|men)s?|jews|blacks|people of colou?r)"
-)
 _RULES: dict[str, list[str]] = {
     "self_harm": [
         r"\b(?:kill|hurt|harm|cut|starve|hang|poison|shoot|drown|suffocate|asphyxiate|electrocute|overdose) myself\b",
@@ -85,12 +80,12 @@ _RULES: dict[str, list[str]] = {
         r"person|coworker|classmate|journalist|ex)\b",
         r"\bdeath threats?\b",
         rf"\b(?:insult\w*|slurs?|nicknames?|jokes?|mock\w*|manifesto|propaganda|rant|hate mail)\b"
-        rf"[^.?!]{{0,40}}\b(?:about|for|against|of|targeting|mocking|saying)\b[^.?!]{{0,30}}\b{_GROUP}\b",
-        rf"\b{_GROUP}\b[^.?!]{{0,40}}\b(?:are|is) (?:ruining|destroying|inferior|stupid|dumb|criminals?|"
+        rf"[^.?!]{{0,40}}\b(?:about|for|against|of|targeting|mocking|saying)\b[^.?!]{{0,30}}\b{GROUP}\b",
+        rf"\b{GROUP}\b[^.?!]{{0,40}}\b(?:are|is) (?:ruining|destroying|inferior|stupid|dumb|criminals?|"
         r"terrorists?|parasites?|vermin|animals|dirty|evil)\b",
-        rf"\b{_GROUP}\b[^.?!]{{0,40}}\b(?:must|should) (?:be )?(?:driven out|deported|exterminated|removed|"
+        rf"\b{GROUP}\b[^.?!]{{0,40}}\b(?:must|should) (?:be )?(?:driven out|deported|exterminated|removed|"
         r"banned|sterili[sz]ed|locked up|rounded up|killed|eliminated)\b",
-        rf"\b(?:demand\w*|insist\w*|campaign\w*|petition\w*|call\w* for)\b[^.?!]{{0,20}}\b{_GROUP}\b[^.?!]{{0,30}}\bbe "
+        rf"\b(?:demand\w*|insist\w*|campaign\w*|petition\w*|call\w* for)\b[^.?!]{{0,20}}\b{GROUP}\b[^.?!]{{0,30}}\bbe "
         r"(?:fired|sacked|dismissed|banned|removed|expelled|deported|excluded|segregated)\b",
         r"\b(?:bully|harass|torment)\b[^.?!]{0,40}\b(?:until|so that|so) (?:he|she|they)\b",
     ],
