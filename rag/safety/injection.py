@@ -75,6 +75,10 @@ _STRONG = [
     # a persona no rules bind: "broken free of the typical confines of AI", "abide by the rules set for them"
     r"\b(?:broken|break) free of\b[^.\n]{0,40}\b(?:AI|confines)\b|\b(?:abide by|obey|follow|adhere to) (?:the |any )?"
     r"(?:rules|guidelines|policies|restrictions) (?:set|imposed|placed) (?:for|on|upon) (?:them|it|AI|him|her)\b",
+]
+# Orders about the shape of the reply: an injection in a passage, but a reader may ask for them ("answer in
+# French"), so questions are not checked for them.
+_REPLY_ORDERS = [
     # reshaping the reply: "Translate your response into Spanish", "Encode your answer in Base64", "Reply in reverse"
     rf"\b{_REPLY}\b(?=[^\n]*\b{_RESHAPE})|\b{_RESHAPE}(?=[^\n]*\b{_REPLY}\b)",
     r"^(?:please |now |also |can you |could you )?(?:reply|respond|answer|write back)(?: only)? (?:in|using|with) "
@@ -101,6 +105,7 @@ _WEAK = {
     r"{0,40}?https?://",
 }
 _STRONG_RE = [re.compile(p, re.IGNORECASE) for p in _STRONG]
+_REPLY_ORDERS_RE = [re.compile(p, re.IGNORECASE) for p in _REPLY_ORDERS]
 _WEAK_RE = {name: re.compile(p, re.IGNORECASE) for name, p in _WEAK.items()}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _MARKER = re.compile(
@@ -125,9 +130,12 @@ def sentences(text: str) -> list[str]:
 
 def detect(text: str, strong_only: bool = False) -> Verdict:
     """Whether `text` holds an instruction to the model, and the first sentence that does. `strong_only` is for
-    questions, which talk to the model by nature ("how do I prompt the user ..."): only a strong pattern counts."""
+    questions, which talk to the model by nature ("how do I prompt the user ...", "answer in French"): only a strong
+    pattern counts, and orders about the reply's shape do not."""
     for sentence in sentences(text):
-        if any(p.search(sentence) for p in _STRONG_RE) or (not strong_only and len(cues(sentence)) >= 2):
+        if any(p.search(sentence) for p in _STRONG_RE):
+            return Verdict(True, sentence[:300])
+        if not strong_only and (any(p.search(sentence) for p in _REPLY_ORDERS_RE) or len(cues(sentence)) >= 2):
             return Verdict(True, sentence[:300])
     return Verdict(False, "")
 
