@@ -94,17 +94,16 @@ _RULES: dict[str, list[str]] = {
         r"(?:itself|themselves)\b",
         r"\b(?:hack|break|get|sneak) into\b[^.?!]{0,60}\b(?:to )?(?:change|alter|edit|delete) my (?:marks|grades|"
         r"results|record)\b",
-        r"\b(?:log|logs|logging|record\w*|captur\w*)\b[^.?!]{0,20}\b(?:keystrokes?|keypress\w*|"
-        r"key presses)\b[^.?!]{0,60}"
-        r"\b(?:upload\w*|send\w*|e-?mail\w*|ftp|server|remote\w*|secretly|hidden|without)",
+        r"\b(?:log|logs|logging|record\w*|captur\w*)\b[^.?!]{0,20}\b(?:keystrokes?|keypress\w*|key presses)\b"
+        r"[^.?!]{0,60}\b(?:upload\w*|send\w*|e-?mail\w*|ftp|server|remote\w*|secretly|hidden|without)",
         r"\b(?:hidden|secret|silent(?:ly)?|covert)\b[^.?!]{0,30}\b(?:remote[- ]access|backdoor|keylogger|rat)\b|"
         r"\bremote[- ]access (?:trojan|tool)\b[^.?!]{0,30}\b(?:hidden|secret|silent\w*|without)",
         r"\b(?:knock|take|bring|force|get)\b[^.?!]{0,30}\b(?:someone's|their|his|her|(?:my )?(?:school|employer|rival|"
         r"competitor|ex|boss)'s|(?:the )?(?:school|government|police|bank|council)) (?:website|site|server|network)s?\b"
         r"[^.?!]{0,15}\b(?:offline|down)\b",
         r"\b(?:disabl\w*|turn\w* off|kill\w*|bypass\w*|evad\w*|blind\w*)\b[^.?!]{0,25}\b(?:windows defender|defender|"
-        r"antivirus|anti-virus|"
-        r"edr|av)\b[^.?!]{0,40}\b(?:payload|downloads?|silently|without|then|and (?:run|install|execute))",
+        r"antivirus|anti-virus|edr|av)\b[^.?!]{0,40}\b(?:payload|downloads?|silently|without|then|and (?:run|install|"
+        r"execute))",
         r"\b(?:hide|hiding|embed\w*|inject\w*|obfuscat\w*|smuggl\w*|pack)\b[^.?!]{0,30}\b(?:reverse shells?|shellcode|"
         r"payloads?|malware|trojans?|backdoors?|keyloggers?)\b",
         r"\b(?:write|create|build|code|develop|make|generate|program|give me)\b[^.?!]{0,40}\b(?:ransomware|keyloggers?|"
@@ -129,8 +128,8 @@ _EVASION = re.compile(
     r"(?:prescription|doctor|background check|permission|licen[cs]e)|without (?:leaving|a) (?:trace|marks?|evidence)|"
     r"undetect\w+|untraceable|hard to (?:detect|trace)|(?:in|on|during) an? (?:autopsy|tox\w* (?:screen|report|test))|"
     r"(?:antivirus|av|edr|defender) (?:misses|doesn't|won't|can't)|(?:isn't|is not|that's not|not) (?:mine|my own)|"
-    r"i don't own|get away with|so (?:that )?"
-    r"(?:i|he|she|they) (?:die|dies|can get high|bleeds?|suffers?|crash(?:es)?)|to get high|to (?:kill|hurt|harm) "
+    r"i don't own|get away with|so (?:that )?(?:i|he|she|they) (?:die|dies|can get high|bleeds?|suffers?|"
+    r"crash(?:es)?)|to get high|to (?:kill|hurt|harm) "
     r"(?:me|myself|him|her|them|someone|people))\b",
     re.IGNORECASE,
 )

@@ -1,5 +1,7 @@
 """How a question is framed: requests to act on people, atrocities, rights; games, fiction and definitions."""
 
+import re
+
 import pytest
 
 from rag.safety.frames import harmful_frame, inflected, informational, safe_setting
@@ -59,8 +61,6 @@ def test_definitions_and_history_are_informational_unless_they_ask_how() -> None
 
 
 def test_verbs_are_matched_in_the_forms_a_request_uses_them() -> None:
-    import re
-
     pattern = re.compile(rf"^{inflected('stab|execute|commit|take out')}$")
     for word in ("stab", "stabs", "stabbed", "stabbing", "execute", "executing", "committing", "taking out"):
         assert pattern.match(word), word
